@@ -1,0 +1,41 @@
+# The README's two commands are `make demo` and `make test`; everything else is for developers.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.clematis-installed
+SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
+
+.PHONY: install demo test lint parity-sweep bench bench-compare clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# A regular (non-editable) install: the tests then exercise the built package, not the source tree.
+$(STAMP): $(PY) $(SOURCES)
+	$(PY) -m pip install --quiet "setuptools>=64" wheel "Cython>=3.0"
+	$(PY) -m pip install --quiet --no-build-isolation ".[test]"
+	touch $(STAMP)
+
+demo: install
+	cd /tmp && $(abspath $(PY)) -m clematis.demo
+
+lint: install
+	$(VENV)/bin/ruff check clematis tests benchmarks setup.py
+
+test: install lint
+	$(VENV)/bin/pytest -q -m "not slow" tests
+
+parity-sweep: install
+	CLEMATIS_PARITY_EXAMPLES=3000 $(VENV)/bin/pytest -q -m slow tests
+
+bench: install
+	$(VENV)/bin/pytest benchmarks --benchmark-group-by=group --benchmark-autosave -p no:randomly
+
+bench-compare: install
+	$(PY) benchmarks/compare.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info clematis/_kernels/*.c clematis/_kernels/*.so

@@ -1,0 +1,1 @@
+"""Compiled kernels (Cython sources only); import them through clematis._backend."""

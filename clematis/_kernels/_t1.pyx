@@ -1,0 +1,324 @@
+# T1 heap kernel: the Cython twin of clematis/_reference.py, bit for bit.
+#
+# Inputs arrive validated and in the kernel's dtypes (clematis/_validation.py); this module
+# only allocates outputs and runs the kernel inside ``with nogil:``. Scratch arrays of size n live
+# in a reusable Workspace and only the entries a query touched are reset afterwards, so a query
+# costs what it touches, not what the graph holds.
+
+import numpy as np
+
+from libc.math cimport fabsf
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport calloc, free, qsort
+from libc.string cimport memcpy, memset
+
+from clematis._kernels._queue cimport (
+    EntryBuffer, NodeRing, before, entry_node, entry_value, minmax_push, minmax_take,
+    minmax_worst_index, pack_entry, quad_pop, quad_push, reserve, ring_push,
+)
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+cdef double EPS = 1e-8          # skip threshold, compared in double (spec §2)
+cdef float OUTPUT_EPS = 1e-8    # output filter, compared in float32
+
+cdef struct Counters:
+    int64_t pops
+    int64_t layers_processed
+    int64_t propagations
+    int64_t radius_cap_hits
+    int64_t layer_cap_hits
+    int64_t node_budget_hits
+    int64_t frontier_evicted
+    int64_t dedupe_hits
+    int64_t visited_evicted
+    float max_delta
+
+
+cdef struct Caps:
+    int64_t radius_cap
+    int64_t iter_cap_layers
+    float node_budget
+    int64_t frontier_cap
+    int64_t visited_cap
+    int64_t dedupe_window
+    int64_t queue_budget
+    int64_t relax_cap
+
+
+cdef struct Scratch:
+    int64_t n
+    float* acc           # activation per node; 0 outside a query
+    int32_t* dist1       # distance + 1 per node; 0 (unseen) outside a query
+    int32_t* touched     # nodes seen by the running query
+    float* out_vals      # output values, aligned with the compacted ``touched``
+    int64_t n_touched
+    int32_t* ring_count  # dedupe ring membership count per node
+    uint8_t* visited     # visited-set membership per node
+    EntryBuffer heap
+    NodeRing dedupe_ring
+    NodeRing visited_ring
+
+
+cdef class Workspace:
+    """Reusable scratch for queries on graphs of ``n`` nodes; one per thread at a time."""
+
+    cdef Scratch s
+
+    def __cinit__(self, Py_ssize_t n):
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        cdef size_t slots = <size_t>n if n > 0 else 1
+        self.s.n = n
+        # calloc: pages are zeroed lazily by the OS, so a workspace costs what queries touch
+        self.s.acc = <float*> calloc(slots, sizeof(float))
+        self.s.dist1 = <int32_t*> calloc(slots, sizeof(int32_t))
+        self.s.touched = <int32_t*> calloc(slots, sizeof(int32_t))
+        self.s.out_vals = <float*> calloc(slots, sizeof(float))
+        self.s.ring_count = <int32_t*> calloc(slots, sizeof(int32_t))
+        self.s.visited = <uint8_t*> calloc(slots, sizeof(uint8_t))
+        if (self.s.acc == NULL or self.s.dist1 == NULL or self.s.touched == NULL
+                or self.s.out_vals == NULL or self.s.ring_count == NULL or self.s.visited == NULL):
+            raise MemoryError(f"cannot allocate T1 scratch space for {n} nodes")
+
+    def __dealloc__(self):
+        free(self.s.acc)
+        free(self.s.dist1)
+        free(self.s.touched)
+        free(self.s.out_vals)
+        free(self.s.ring_count)
+        free(self.s.visited)
+        free(self.s.heap.data)
+        free(self.s.dedupe_ring.data)
+        free(self.s.visited_ring.data)
+
+    @property
+    def n_nodes(self):
+        return self.s.n
+
+
+cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
+    """Record distance ``d`` for ``v`` if it is the first or a smaller one."""
+    cdef int32_t old = s.dist1[v]
+    if old == 0:
+        s.touched[s.n_touched] = v
+        s.n_touched += 1
+        s.dist1[v] = d + 1
+    elif d + 1 < old:
+        s.dist1[v] = d + 1
+
+
+cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t* key_rank,
+                 Counters* counters) noexcept nogil:
+    """Queue (v, c) through the caps of spec §4; -1 when memory runs out."""
+    cdef uint64_t entry
+    cdef int64_t worst
+    cdef int32_t evicted
+    cdef int status
+    if caps.dedupe_window and s.ring_count[v] > 0:
+        counters.dedupe_hits += 1
+        return 0
+    entry = pack_entry(v, c)
+    if caps.frontier_cap:
+        if s.heap.size >= caps.frontier_cap:
+            counters.frontier_evicted += 1
+            worst = minmax_worst_index(&s.heap, key_rank)
+            if not before(entry, s.heap.data[worst], key_rank):
+                return 0  # the newcomer is last in queue order: it is the one evicted
+            minmax_take(&s.heap, worst, key_rank)
+        if reserve(&s.heap, s.heap.size + 1) < 0:
+            return -1
+        minmax_push(&s.heap, entry, key_rank)
+    else:
+        if reserve(&s.heap, s.heap.size + 1) < 0:
+            return -1
+        quad_push(&s.heap, entry, key_rank)
+    if caps.dedupe_window:
+        status = ring_push(&s.dedupe_ring, v, &evicted)
+        if status < 0:
+            return -1
+        if status == 1:
+            s.ring_count[evicted] -= 1
+        s.ring_count[v] += 1
+    return 0
+
+
+cdef inline uint64_t dequeue(Scratch* s, const Caps* caps, const int32_t* key_rank) noexcept nogil:
+    if caps.frontier_cap:
+        return minmax_take(&s.heap, 0, key_rank)
+    return quad_pop(&s.heap, key_rank)
+
+
+cdef int run_t1(
+    const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
+    const int32_t* key_rank, const index_t* seed_nodes, const float* seed_weights, int64_t n_seeds,
+    const float* decay, const Caps* caps, Scratch* s, Counters* counters,
+) noexcept nogil:
+    """Spec §3: seeds, then pop-and-expand until the queue empties or a budget stops it.
+
+    Returns 0, or -1 when memory runs out.
+    """
+    cdef int64_t i, e, end, layer, d, count
+    cdef int32_t u, v, evicted
+    cdef float w, c, contrib, a, dec, budget = caps.node_budget
+    cdef int status
+    cdef uint64_t entry
+
+    for i in range(n_seeds):
+        u = <int32_t>seed_nodes[i]
+        w = seed_weights[i]
+        touch(s, u, 0)
+        s.acc[u] = s.acc[u] + w
+        if fabsf(w) > counters.max_delta:
+            counters.max_delta = fabsf(w)
+        if enqueue(s, caps, u, w, key_rank, counters) < 0:
+            return -1
+
+    while s.heap.size > 0:
+        if caps.queue_budget and counters.pops >= caps.queue_budget:
+            break
+        entry = dequeue(s, caps, key_rank)
+        u = entry_node(entry)
+        c = entry_value(entry)
+        counters.pops += 1
+        if caps.visited_cap:
+            if s.visited[u]:
+                continue
+            status = ring_push(&s.visited_ring, u, &evicted)
+            if status < 0:
+                return -1
+            if status == 1:
+                s.visited[evicted] = 0
+                counters.visited_evicted += 1
+            s.visited[u] = 1
+        layer = s.dist1[u] - 1
+        if layer > 0 and layer > counters.layers_processed:
+            counters.layers_processed = layer
+            if layer > caps.iter_cap_layers:
+                continue
+        if fabsf(s.acc[u]) >= budget:
+            counters.node_budget_hits += 1
+            continue
+        d = layer + 1
+        e = indptr[u]
+        end = indptr[u + 1]
+        if d > caps.radius_cap:
+            counters.radius_cap_hits += end - e
+            continue
+        if d > caps.iter_cap_layers:
+            counters.layer_cap_hits += end - e
+            continue
+        dec = decay[d]
+        while e < end:
+            contrib = ((c * weights[e]) * rel_mult[e]) * dec
+            if <double>fabsf(contrib) < EPS:
+                e += 1
+                continue
+            v = <int32_t>indices[e]
+            a = s.acc[v] + contrib
+            s.acc[v] = a
+            counters.propagations += 1
+            if fabsf(contrib) > counters.max_delta:
+                counters.max_delta = fabsf(contrib)
+            touch(s, v, <int32_t>d)
+            if fabsf(a) < budget:
+                if enqueue(s, caps, v, contrib, key_rank, counters) < 0:
+                    return -1
+            else:
+                counters.node_budget_hits += 1
+            if caps.relax_cap and counters.propagations >= caps.relax_cap:
+                return 0
+            e += 1
+    return 0
+
+
+cdef int compare_int32(const void* a, const void* b) noexcept nogil:
+    cdef int32_t x = (<const int32_t*>a)[0]
+    cdef int32_t y = (<const int32_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
+    """Sort the touched nodes, keep those with |acc| >= 1e-8 (compacted in place, values in
+    ``out_vals``), and return every scratch entry the query touched to its idle state."""
+    cdef int64_t i, kept = 0
+    cdef int32_t v
+    cdef float a
+    qsort(s.touched, s.n_touched, sizeof(int32_t), compare_int32)
+    for i in range(s.n_touched):
+        v = s.touched[i]
+        a = s.acc[v]
+        if fabsf(a) >= OUTPUT_EPS:
+            s.touched[kept] = v
+            s.out_vals[kept] = a
+            kept += 1
+        s.acc[v] = 0
+        s.dist1[v] = 0
+    s.n_touched = 0
+    s.heap.size = 0
+    for i in range(s.dedupe_ring.size):
+        s.ring_count[s.dedupe_ring.data[i]] = 0
+    s.dedupe_ring.size = 0
+    s.dedupe_ring.head = 0
+    for i in range(s.visited_ring.size):
+        s.visited[s.visited_ring.data[i]] = 0
+    s.visited_ring.size = 0
+    s.visited_ring.head = 0
+    return kept
+
+
+def propagate(
+    const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
+    const float[::1] rel_mult, const int32_t[::1] key_rank, const index_t[::1] seed_nodes,
+    const float[::1] seed_weights, const float[::1] decay, Workspace workspace not None,
+    int64_t radius_cap, int64_t iter_cap_layers, float node_budget, int64_t frontier_cap,
+    int64_t visited_cap, int64_t dedupe_window, int64_t queue_budget, int64_t relax_cap,
+):
+    """Run one validated query; returns ``(d_nodes, d_vals, counters)``, counters as a dict.
+
+    ``decay[d]`` must cover every distance ``d <= min(radius_cap, iter_cap_layers, n)``;
+    ``clematis.t1`` validates all inputs before calling this.
+    """
+    cdef Scratch* s = &workspace.s
+    cdef Caps caps
+    cdef Counters counters
+    cdef int status
+    cdef int64_t kept, i
+    cdef int64_t n = indptr.shape[0] - 1
+    if n != s.n:
+        raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
+    caps.radius_cap = radius_cap
+    caps.iter_cap_layers = iter_cap_layers
+    caps.node_budget = node_budget
+    caps.frontier_cap = frontier_cap
+    caps.visited_cap = visited_cap
+    caps.dedupe_window = dedupe_window
+    caps.queue_budget = queue_budget
+    caps.relax_cap = relax_cap
+    s.dedupe_ring.limit = dedupe_window
+    s.visited_ring.limit = visited_cap
+    memset(&counters, 0, sizeof(Counters))
+
+    with nogil:
+        status = run_t1(&indptr[0], &indices[0] if indices.shape[0] else NULL,
+                        &weights[0] if weights.shape[0] else NULL,
+                        &rel_mult[0] if rel_mult.shape[0] else NULL,
+                        &key_rank[0] if key_rank.shape[0] else NULL,
+                        &seed_nodes[0] if seed_nodes.shape[0] else NULL,
+                        &seed_weights[0] if seed_weights.shape[0] else NULL,
+                        seed_nodes.shape[0], &decay[0], &caps, s, &counters)
+        kept = collect_and_reset(s)
+    if status < 0:
+        raise MemoryError("out of memory while growing the T1 queue")
+
+    d_nodes = np.empty(kept, dtype=np.int64 if index_t is int64_t else np.int32)
+    d_vals = np.empty(kept, dtype=np.float32)
+    cdef index_t[::1] nodes_view = d_nodes
+    cdef float[::1] vals_view = d_vals
+    if kept:
+        for i in range(kept):
+            nodes_view[i] = s.touched[i]
+        memcpy(&vals_view[0], s.out_vals, kept * sizeof(float))
+    return d_nodes, d_vals, counters

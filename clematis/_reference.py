@@ -1,0 +1,178 @@
+"""The pure-Python reference of T1 propagation: spec §3-§6 written as code.
+
+Readable first. Every activation operation is a NumPy float32 scalar operation, so each one is
+rounded to float32 exactly as in the Cython kernel, which must return the same bits.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+import numpy as np
+
+from ._validation import CSRArrays, T1Params
+
+EPS = 1e-8  # contributions below this (compared in double) are skipped
+OUTPUT_EPS = np.float32(1e-8)  # nodes below this (compared in float32) are left out of the output
+
+
+class _Queue:
+    """The priority queue of spec §5 with the caps of spec §4.
+
+    Entries are tuples ``(-|c|, key_rank[node], node, c)``, so the smallest tuple pops first.
+    """
+
+    def __init__(self, key_rank: np.ndarray, params: T1Params) -> None:
+        self.key_rank = key_rank
+        self.frontier_cap = params.frontier_cap
+        self.dedupe_window = params.dedupe_window
+        self.heap: list[tuple] = []
+        self.ring: deque[int] = deque()  # last accepted nodes, oldest first
+        self.ring_counts: dict[int, int] = {}
+        self.frontier_evicted = 0
+        self.dedupe_hits = 0
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def push(self, node: int, c: np.float32) -> None:
+        if self.dedupe_window and self.ring_counts.get(node, 0) > 0:
+            self.dedupe_hits += 1
+            return
+        entry = (-abs(float(c)), int(self.key_rank[node]), node, float(c))
+        if self.frontier_cap and len(self.heap) >= self.frontier_cap:
+            # One entry too many: the last in queue order goes. A newcomer equal to the worst
+            # entry already queued counts as last, so it is the one evicted.
+            self.frontier_evicted += 1
+            worst = max(self.heap)
+            if entry >= worst:
+                return
+            self.heap.remove(worst)
+            heapq.heapify(self.heap)
+        heapq.heappush(self.heap, entry)
+        if self.dedupe_window:
+            self._remember(node)
+
+    def _remember(self, node: int) -> None:
+        if len(self.ring) == self.dedupe_window:
+            oldest = self.ring.popleft()
+            self.ring_counts[oldest] -= 1
+        self.ring.append(node)
+        self.ring_counts[node] = self.ring_counts.get(node, 0) + 1
+
+    def pop(self) -> tuple[int, np.float32]:
+        _, _, node, c = heapq.heappop(self.heap)
+        return node, np.float32(c)
+
+
+class _VisitedSet:
+    """Nodes ordered by first insertion; adding one beyond the cap evicts the oldest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.members: dict[int, None] = {}  # insertion-ordered
+        self.evicted = 0
+
+    def __contains__(self, node: int) -> bool:
+        return node in self.members
+
+    def add(self, node: int) -> None:
+        if len(self.members) == self.cap:
+            del self.members[next(iter(self.members))]
+            self.evicted += 1
+        self.members[node] = None
+
+
+def propagate_reference(
+    graph: CSRArrays,
+    seed_nodes: np.ndarray,
+    seed_weights: np.ndarray,
+    decay: np.ndarray,
+    params: T1Params,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run one query; inputs are already validated (see ``clematis.t1``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _propagate(graph, seed_nodes, seed_weights, decay, params)
+
+
+def _propagate(graph, seed_nodes, seed_weights, decay, params):
+    indptr, indices = graph.indptr, graph.indices
+    weights, rel_mult = graph.weights, graph.rel_mult
+    budget = params.node_budget
+    zero = np.float32(0.0)
+    acc: dict[int, np.float32] = {}  # a sparse acc = zeros(n, float32)
+    dist: dict[int, int] = {}  # a sparse dist = full(n, -1)
+    queue = _Queue(graph.key_rank, params)
+    visited = _VisitedSet(params.visited_cap) if params.visited_cap else None
+    m = dict.fromkeys(("pops", "propagations", "radius_cap_hits", "layer_cap_hits",
+                       "node_budget_hits"), 0)
+    layers_processed = 0
+    max_delta = 0.0
+
+    for s, w in zip(seed_nodes.tolist(), seed_weights, strict=True):
+        acc[s] = acc.get(s, zero) + w
+        dist[s] = 0
+        max_delta = max(max_delta, float(abs(w)))
+        queue.push(s, w)
+
+    stopped = False
+    while len(queue) and not stopped:
+        if params.queue_budget and m["pops"] >= params.queue_budget:
+            break
+        u, c = queue.pop()
+        m["pops"] += 1
+        if visited is not None:
+            if u in visited:
+                continue
+            visited.add(u)
+        layer = max(dist.get(u, -1), 0)
+        if layer > 0 and layer > layers_processed:
+            layers_processed = layer
+            if layers_processed > params.iter_cap_layers:
+                continue
+        if abs(acc.get(u, zero)) >= budget:
+            m["node_budget_hits"] += 1
+            continue
+        d = layer + 1
+        for e in range(int(indptr[u]), int(indptr[u + 1])):
+            v = int(indices[e])
+            if d > params.radius_cap:
+                m["radius_cap_hits"] += 1
+                continue
+            if d > params.iter_cap_layers:
+                m["layer_cap_hits"] += 1
+                continue
+            contrib = ((c * weights[e]) * rel_mult[e]) * decay[d]
+            if float(abs(contrib)) < EPS:
+                continue
+            acc[v] = acc.get(v, zero) + contrib
+            m["propagations"] += 1
+            max_delta = max(max_delta, float(abs(contrib)))
+            if dist.get(v, -1) < 0 or d < dist[v]:
+                dist[v] = d
+            if abs(acc[v]) < budget:
+                queue.push(v, contrib)
+            else:
+                m["node_budget_hits"] += 1
+            if params.relax_cap and m["propagations"] >= params.relax_cap:
+                stopped = True
+                break
+
+    out_dtype = indices.dtype
+    kept = sorted(v for v, a in acc.items() if abs(a) >= OUTPUT_EPS)
+    d_nodes = np.array(kept, dtype=out_dtype)
+    d_vals = np.array([acc[v] for v in kept], dtype=np.float32)
+    metrics = {
+        "pops": m["pops"],
+        "iters": min(layers_processed, params.iter_cap_layers),
+        "propagations": m["propagations"],
+        "radius_cap_hits": m["radius_cap_hits"],
+        "layer_cap_hits": m["layer_cap_hits"],
+        "node_budget_hits": m["node_budget_hits"],
+        "frontier_evicted": queue.frontier_evicted,
+        "dedupe_hits": queue.dedupe_hits,
+        "visited_evicted": visited.evicted if visited is not None else 0,
+        "_max_delta_local": max_delta,
+    }
+    return d_nodes, d_vals, metrics

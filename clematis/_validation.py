@@ -1,0 +1,196 @@
+"""Input validation shared by both backends (spec §1).
+
+Everything is checked here, in Python, before any backend runs, so the native and the
+Python backend raise the same exception with the same message for the same bad input.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+MAX_NODES = np.iinfo(np.int32).max - 1  # node ids and distances + 1 travel as int32 in the kernel
+
+
+@dataclass(frozen=True)
+class CSRArrays:
+    """The validated arrays of one graph, in the kernel's dtypes, C-contiguous."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    rel_code: np.ndarray
+    rel_mult: np.ndarray
+    key_rank: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return self.indptr.shape[0] - 1
+
+    @property
+    def n_edges(self) -> int:
+        return self.indices.shape[0]
+
+
+@dataclass(frozen=True)
+class T1Params:
+    """Validated scalar parameters; float parameters already rounded to float32."""
+
+    radius_cap: int
+    iter_cap_layers: int
+    node_budget: np.float32
+    frontier_cap: int = 0
+    visited_cap: int = 0
+    dedupe_window: int = 0
+    queue_budget: int = 0
+    relax_cap: int = 0
+
+    @classmethod
+    def from_args(
+        cls,
+        *,
+        radius_cap,
+        iter_cap_layers,
+        node_budget,
+        frontier_cap=0,
+        visited_cap=0,
+        dedupe_window=0,
+        queue_budget=0,
+        relax_cap=0,
+    ) -> T1Params:
+        budget = as_float32_scalar("node_budget", node_budget)
+        if not budget > 0:
+            raise ValueError(f"node_budget must be > 0 (after rounding to float32), got {budget!r}")
+        return cls(
+            radius_cap=as_count("radius_cap", radius_cap),
+            iter_cap_layers=as_count("iter_cap_layers", iter_cap_layers),
+            node_budget=budget,
+            frontier_cap=as_count("frontier_cap", frontier_cap),
+            visited_cap=as_count("visited_cap", visited_cap),
+            dedupe_window=as_count("dedupe_window", dedupe_window),
+            queue_budget=as_count("queue_budget", queue_budget),
+            relax_cap=as_count("relax_cap", relax_cap),
+        )
+
+    @property
+    def caps_on(self) -> bool:
+        return bool(self.frontier_cap or self.visited_cap or self.dedupe_window)
+
+
+def as_count(name: str, value) -> int:
+    """An integer in ``[0, 2**63)``; bools and floats are refused."""
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an integer, got bool {value!r}")
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+    if count < 0:
+        raise ValueError(f"{name} must be >= 0, got {count}")
+    if count > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} must be < 2**63, got {count}")
+    return count
+
+
+def as_float32_scalar(name: str, value) -> np.float32:
+    """A real number rounded to float32; NaN, infinities and overflow are refused."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    with np.errstate(over="ignore"):
+        rounded = np.float32(value)
+    if not np.isfinite(rounded):
+        raise ValueError(f"{name} overflows float32: {value!r}")
+    return rounded
+
+
+def as_unit_interval(name: str, value) -> np.float32:
+    rounded = as_float32_scalar(name, value)
+    if not 0.0 <= rounded <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return rounded
+
+
+def _as_1d(name: str, array, dtype) -> np.ndarray:
+    """Convert to a contiguous 1-D array of ``dtype`` without copying when already right."""
+    arr = np.asarray(array)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    kind = np.dtype(dtype).kind
+    if arr.size and arr.dtype.kind not in ("iu" if kind == "i" else "iuf"):
+        raise TypeError(f"{name} must hold {'integers' if kind == 'i' else 'real numbers'}, "
+                        f"got dtype {arr.dtype}")
+    if kind == "i" and arr.size and arr.dtype != dtype:
+        info = np.iinfo(dtype)
+        lo, hi = arr.min(), arr.max()
+        if lo < info.min or hi > info.max:
+            raise ValueError(f"{name} has values outside the {np.dtype(dtype).name} range")
+    if kind == "f":
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(arr, dtype=dtype)
+        if out.size and not np.isfinite(out).all():
+            bad = int(np.flatnonzero(~np.isfinite(out))[0])
+            raise ValueError(f"{name} must be finite (after rounding to float32); "
+                             f"position {bad} holds {arr[bad]!r}")
+        return out
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def index_dtype_of(indptr, indices) -> np.dtype:
+    """int64 when either CSR index array is int64, else int32."""
+    dtypes = {np.asarray(indptr).dtype, np.asarray(indices).dtype}
+    return np.dtype(np.int64) if np.dtype(np.int64) in dtypes else np.dtype(np.int32)
+
+
+def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank) -> CSRArrays:
+    """Check the CSR structure and per-edge/per-node arrays of spec §1 (O(n + m))."""
+    index_dtype = index_dtype_of(indptr, indices)
+    indptr = _as_1d("indptr", indptr, index_dtype)
+    indices = _as_1d("indices", indices, index_dtype)
+    if indptr.shape[0] < 1:
+        raise ValueError("indptr must have length n + 1 >= 1, got an empty array")
+    n = indptr.shape[0] - 1
+    m = indices.shape[0]
+    if n > MAX_NODES:
+        raise ValueError(f"indptr describes {n} nodes; at most {MAX_NODES} are supported")
+    if indptr[0] != 0:
+        raise ValueError(f"indptr[0] must be 0, got {indptr[0]}")
+    if indptr[-1] != m:
+        raise ValueError(f"indptr[-1] must equal len(indices) = {m}, got {indptr[-1]}")
+    if n and (np.diff(indptr) < 0).any():
+        raise ValueError("indptr must be non-decreasing")
+    if m and (indices.min() < 0 or indices.max() >= n):
+        raise ValueError(f"indices must lie in [0, {n}), found values outside")
+    arrays = {
+        "weights": _as_1d("weights", weights, np.float32),
+        "rel_code": _as_1d("rel_code", rel_code, np.int32),
+        "rel_mult": _as_1d("rel_mult", rel_mult, np.float32),
+    }
+    for name, arr in arrays.items():
+        if arr.shape[0] != m:
+            raise ValueError(f"{name} must have one entry per edge ({m}), got {arr.shape[0]}")
+    key_rank = _as_1d("key_rank", key_rank, np.int32)
+    if key_rank.shape[0] != n:
+        raise ValueError(f"key_rank must have one entry per node ({n}), got {key_rank.shape[0]}")
+    return CSRArrays(indptr=indptr, indices=indices, key_rank=key_rank, **arrays)
+
+
+def validate_seeds(seed_nodes, seed_weights, n_nodes: int, index_dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Seed indices in ``[0, n)`` (graph's index dtype) and finite float32 weights (default 1.0)."""
+    nodes = _as_1d("seed_nodes", seed_nodes, index_dtype)
+    if nodes.size and (nodes.min() < 0 or nodes.max() >= n_nodes):
+        bad = int(np.flatnonzero((nodes < 0) | (nodes >= n_nodes))[0])
+        raise ValueError(f"seed_nodes[{bad}] = {nodes[bad]} is out of range [0, {n_nodes})")
+    if seed_weights is None:
+        weights = np.ones(nodes.shape[0], dtype=np.float32)
+    else:
+        weights = _as_1d("seed_weights", seed_weights, np.float32)
+        if weights.shape[0] != nodes.shape[0]:
+            raise ValueError(f"seed_weights must have one entry per seed ({nodes.shape[0]}), "
+                             f"got {weights.shape[0]}")
+    return nodes, weights

@@ -1,0 +1,268 @@
+"""ConceptGraph: a validated CSR concept graph with ids, labels and typed edges."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._engine import WorkspacePool
+from ._validation import CSRArrays, validate_graph_arrays
+
+DEFAULT_RELATION_MULTIPLIERS: dict[str, float] = {
+    "supports": 1.0,
+    "associates": 0.6,
+    "contradicts": 0.8,
+}
+FORMAT_VERSION = 1
+
+
+def key_rank_of(node_ids: Sequence[str] | None, n: int) -> np.ndarray:
+    """Rank of each node id in the lexicographic order of all ids (spec §5)."""
+    if node_ids is None:
+        return np.arange(n, dtype=np.int32)
+    order = sorted(range(n), key=node_ids.__getitem__)
+    rank = np.empty(n, dtype=np.int32)
+    rank[order] = np.arange(n, dtype=np.int32)
+    return rank
+
+
+class ConceptGraph:
+    """A concept graph ready for T1 queries.
+
+    Validated once at construction; queries then reuse the arrays and a pool of scratch
+    spaces, doing no O(n) work. Build one with :meth:`from_csr` or :meth:`from_edges`.
+
+    Attributes: ``arrays`` (the kernel's CSR arrays), ``node_ids`` (strings, or None for
+    integer ids), ``labels``, ``relations`` (names indexed by ``rel_code``) and
+    ``relation_multipliers``.
+    """
+
+    def __init__(
+        self,
+        arrays: CSRArrays,
+        node_ids: list[str] | None,
+        labels: list[str],
+        relations: list[str],
+        relation_multipliers: dict[str, float],
+    ) -> None:
+        self.arrays = arrays
+        self.node_ids = node_ids
+        self.labels = labels
+        self.relations = relations
+        self.relation_multipliers = relation_multipliers
+        self._index = {nid: i for i, nid in enumerate(node_ids)} if node_ids is not None else None
+        self.workspaces = WorkspacePool(arrays.n_nodes)
+
+    # ---- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_csr(
+        cls,
+        matrix,
+        rel_code=None,
+        node_ids: Sequence[str] | None = None,
+        labels: Sequence[str] | None = None,
+        relations: Sequence[str] | None = None,
+        relation_multipliers: Mapping[str, float] | None = None,
+    ) -> ConceptGraph:
+        """Build from a square SciPy sparse matrix/array (``matrix[u, v]`` = weight of u -> v).
+
+        ``rel_code[e]`` indexes ``relations`` for the e-th stored entry in CSR order (default:
+        every edge is ``relations[0]``). ``relations`` defaults to supports, associates,
+        contradicts; each needs a multiplier in ``relation_multipliers`` (defaults of spec §7).
+        """
+        if not sp.issparse(matrix):
+            raise TypeError(f"matrix must be a SciPy sparse matrix or array, got {type(matrix).__name__}")
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+        csr = matrix if matrix.format == "csr" else matrix.tocsr()
+        n, m = csr.shape[0], csr.nnz
+        relations = list(relations) if relations is not None else list(DEFAULT_RELATION_MULTIPLIERS)
+        multipliers = dict(DEFAULT_RELATION_MULTIPLIERS)
+        multipliers.update(relation_multipliers or {})
+        unknown = [r for r in relations if r not in multipliers]
+        if unknown:
+            raise ValueError(f"relations {unknown} have no multiplier; pass relation_multipliers="
+                             f"{{{unknown[0]!r}: ...}} (known: {', '.join(sorted(multipliers))})")
+        codes = np.zeros(m, dtype=np.int32) if rel_code is None else np.asarray(rel_code)
+        if codes.shape != (m,):
+            raise ValueError(f"rel_code must have one entry per stored edge ({m}), got shape {codes.shape}")
+        if m and (codes.min() < 0 or codes.max() >= len(relations)):
+            raise ValueError(f"rel_code values must index relations (0 .. {len(relations) - 1})")
+        table = np.array([multipliers[r] for r in relations], dtype=np.float32)
+        ids = _check_node_ids(node_ids, n)
+        arrays = validate_graph_arrays(
+            csr.indptr.copy(), csr.indices.copy(), csr.data.copy(), codes.copy(), table[codes],
+            key_rank_of(ids, n),
+        )
+        for arr in vars(arrays).values():  # the graph owns its arrays; queries never write them
+            arr.flags.writeable = False
+        return cls(arrays, ids, _check_labels(labels, ids, n), relations,
+                   {r: multipliers[r] for r in relations})
+
+    @classmethod
+    def from_edges(
+        cls,
+        edges: Iterable[tuple[str, str, float, str]],
+        labels: Mapping[str, str] | None = None,
+        nodes: Sequence[str] | None = None,
+        relation_multipliers: Mapping[str, float] | None = None,
+    ) -> ConceptGraph:
+        """Build from ``(src, dst, weight, relation)`` records with string ids.
+
+        Nodes are numbered in the order of ``nodes`` (if given), then of first appearance in
+        ``edges``; each row keeps its edges in input order. ``labels`` maps ids to labels
+        (default: the id itself).
+        """
+        index: dict[str, int] = {}
+        for nid in nodes or ():
+            if not isinstance(nid, str):
+                raise TypeError(f"node ids must be strings, got {nid!r}")
+            index.setdefault(nid, len(index))
+        multipliers = dict(DEFAULT_RELATION_MULTIPLIERS)
+        multipliers.update(relation_multipliers or {})
+        relations: dict[str, int] = {}
+        src, dst, weight, code = [], [], [], []
+        for pos, record in enumerate(edges):
+            if len(record) != 4:
+                raise ValueError(f"edges[{pos}] must be (src, dst, weight, relation), got {record!r}")
+            s, d, w, rel = record
+            for nid in (s, d):
+                if not isinstance(nid, str):
+                    raise TypeError(f"edges[{pos}]: node ids must be strings, got {nid!r}")
+                index.setdefault(nid, len(index))
+            if rel not in multipliers:
+                raise ValueError(f"edges[{pos}]: unknown relation {rel!r}; known: "
+                                 f"{', '.join(sorted(multipliers))} (or pass relation_multipliers)")
+            src.append(index[s])
+            dst.append(index[d])
+            weight.append(w)
+            code.append(relations.setdefault(rel, len(relations)))
+        n = len(index)
+        order = np.argsort(np.asarray(src, dtype=np.int64), kind="stable")
+        counts = np.bincount(np.asarray(src, dtype=np.int64), minlength=n)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        weights = np.asarray(weight, dtype=np.float64)[order] if weight else np.zeros(0)
+        matrix = sp.csr_array(
+            (weights, np.asarray(dst, dtype=np.int32)[order], indptr), shape=(n, n)
+        )
+        ids = list(index)
+        label_list = None
+        if labels is not None:
+            label_list = [labels.get(nid, nid) for nid in ids]
+        return cls.from_csr(
+            matrix,
+            rel_code=np.asarray(code, dtype=np.int32)[order],
+            node_ids=ids,
+            labels=label_list,
+            relations=list(relations) or ["supports"],
+            relation_multipliers=multipliers,
+        )
+
+    # ---- lookups ----------------------------------------------------------------------------
+
+    @property
+    def n_nodes(self) -> int:
+        return self.arrays.n_nodes
+
+    @property
+    def n_edges(self) -> int:
+        return self.arrays.n_edges
+
+    @property
+    def matrix(self) -> sp.csr_array:
+        """The weights as a SciPy CSR array (shares memory with the graph)."""
+        a = self.arrays
+        return sp.csr_array((a.weights, a.indices, a.indptr), shape=(self.n_nodes, self.n_nodes))
+
+    def node_id(self, index: int) -> str | int:
+        return self.node_ids[index] if self.node_ids is not None else int(index)
+
+    @cached_property
+    def label_scan_order(self) -> tuple[tuple[int, str], ...]:
+        """(node, lower-cased label) sorted by lower-cased label, stable; empty labels left out."""
+        lowered = [label.lower() for label in self.labels]
+        order = sorted(range(len(lowered)), key=lowered.__getitem__)
+        return tuple((i, lowered[i]) for i in order if lowered[i])
+
+    def index_of(self, node, *, where: str = "node") -> int:
+        """The index of a node given by id (str) or index (int)."""
+        if isinstance(node, str):
+            if self._index is None or node not in self._index:
+                raise ValueError(f"{where}: unknown node id {node!r}")
+            return self._index[node]
+        if isinstance(node, bool | np.bool_) or not isinstance(node, int | np.integer):
+            raise TypeError(f"{where}: a node is an id (str) or an index (int), got {node!r}")
+        if not 0 <= node < self.n_nodes:
+            raise ValueError(f"{where}: node index {node} is out of range [0, {self.n_nodes})")
+        return int(node)
+
+    def __repr__(self) -> str:
+        return (f"ConceptGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, "
+                f"relations={self.relations})")
+
+    # ---- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write one ``.npz``: SciPy's CSR keys plus rel_code, ids, labels and relations."""
+        a = self.arrays
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "node_ids": self.node_ids,
+            "labels": self.labels,
+            "relations": self.relations,
+            "relation_multipliers": self.relation_multipliers,
+        }
+        with open(path, "wb") as fh:
+            np.savez(
+                fh, format=np.array("csr"), shape=np.array([self.n_nodes, self.n_nodes]),
+                indptr=a.indptr, indices=a.indices, data=a.weights, rel_code=a.rel_code,
+                clematis_meta=np.array(json.dumps(meta, sort_keys=True)),
+            )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ConceptGraph:
+        """Read a graph written by :meth:`save`; raises ValueError on a corrupt file."""
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz["clematis_meta"]))
+                shape = tuple(int(x) for x in npz["shape"])
+                matrix = sp.csr_array((npz["data"], npz["indices"], npz["indptr"]), shape=shape)
+                rel_code = npz["rel_code"]
+        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{os.fspath(path)}: not a readable clematis graph ({exc})") from exc
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{os.fspath(path)}: unsupported graph format version "
+                             f"{meta.get('format_version')!r}")
+        return cls.from_csr(matrix, rel_code=rel_code, node_ids=meta["node_ids"],
+                            labels=meta["labels"], relations=meta["relations"],
+                            relation_multipliers=meta["relation_multipliers"])
+
+
+def _check_node_ids(node_ids, n: int) -> list[str] | None:
+    if node_ids is None:
+        return None
+    ids = list(node_ids)
+    if len(ids) != n:
+        raise ValueError(f"node_ids must have one id per node ({n}), got {len(ids)}")
+    if not all(isinstance(i, str) for i in ids):
+        raise TypeError("node_ids must be strings")
+    if len(set(ids)) != n:
+        raise ValueError("node_ids must be unique")
+    return ids
+
+
+def _check_labels(labels, ids: list[str] | None, n: int) -> list[str]:
+    if labels is None:
+        return list(ids) if ids is not None else [""] * n
+    out = list(labels)
+    if len(out) != n:
+        raise ValueError(f"labels must have one label per node ({n}), got {len(out)}")
+    if not all(isinstance(label, str) for label in out):
+        raise TypeError("labels must be strings")
+    return out

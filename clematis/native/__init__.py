@@ -1,0 +1,1 @@
+"""Native (compiled) backends; see :mod:`clematis.native.t1`."""

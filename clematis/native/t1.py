@@ -1,0 +1,19 @@
+"""Availability of the compiled T1 kernel (``clematis._kernels._t1``)."""
+
+from __future__ import annotations
+
+from .._backend import import_error as _import_error
+from .._backend import native_available
+
+
+def available() -> bool:
+    """True iff the compiled T1 kernel imports."""
+    return native_available()
+
+
+def unavailable_reason() -> str | None:
+    """Why the compiled kernel did not import, or None when it did."""
+    return _import_error
+
+
+__all__ = ["available", "unavailable_reason"]
