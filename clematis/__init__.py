@@ -4,10 +4,10 @@ Two bit-identical backends: a Cython heap kernel (``native``, the default when c
 the pure-Python reference (``python``).
 """
 
-from . import t1
+from . import datasets, t1
 from .api import T1Result, propagate
 from .graph import ConceptGraph
 
 __version__ = "0.1.0"
 
-__all__ = ["ConceptGraph", "T1Result", "propagate", "t1", "__version__"]
+__all__ = ["ConceptGraph", "T1Result", "datasets", "propagate", "t1", "__version__"]

@@ -11,6 +11,7 @@ from . import _backend
 from ._reference import propagate_reference
 from ._validation import CSRArrays, T1Params
 
+
 class WorkspacePool:
     """Native scratch spaces for one graph, reused across queries; one per concurrent caller."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cached_property
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp

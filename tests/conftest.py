@@ -1,0 +1,61 @@
+"""Shared fixtures. Tests import the *installed* clematis (``--import-mode=importlib``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import clematis
+import clematis.native.t1
+from clematis.datasets import load_demo_graph
+
+
+def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=1.0):
+    """A random CSR graph as (indptr, indices, weights, rel_code, rel_mult, key_rank)."""
+    rng = np.random.default_rng(seed)
+    src = np.sort(rng.integers(0, n, m)) if n else np.zeros(0, np.int64)
+    dst = rng.integers(0, n, m) if n else np.zeros(0, np.int64)
+    indptr = np.zeros(n + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    weights = rng.uniform(low, high, m).astype(np.float32)
+    return (indptr, dst.astype(index_dtype), weights, np.zeros(m, np.int32),
+            np.full(m, 0.6, np.float32), np.arange(n, dtype=np.int32))
+
+
+def smoke_graph(n: int = 8000, m: int = 50000, seed: int = 1337) -> clematis.ConceptGraph:
+    """The design's perf-smoke shape: uniform out-degree, weights 0.2-1.0, rel_mult 0.6."""
+    rng = np.random.default_rng(seed)
+    indptr = (np.arange(n + 1, dtype=np.int64) * m // n).astype(np.int32)
+    indices = rng.integers(0, n, m).astype(np.int32)
+    weights = rng.uniform(0.2, 1.0, m).astype(np.float32)
+    matrix = sp.csr_array((weights, indices, indptr), shape=(n, n))
+    return clematis.ConceptGraph.from_csr(matrix, rel_code=np.ones(m, np.int32))
+
+
+def identical(a, b) -> bool:
+    """Same node ids and dtype, same float32 bits, same metrics."""
+    (na, va, ma), (nb, vb, mb) = a, b
+    return (na.dtype == nb.dtype and np.array_equal(na, nb)
+            and np.array_equal(va.view(np.int32), vb.view(np.int32)) and ma == mb)
+
+
+@pytest.fixture(scope="session")
+def demo_graph() -> clematis.ConceptGraph:
+    return load_demo_graph()
+
+
+@pytest.fixture
+def assert_identical():
+    def check(a, b):
+        assert a[0].dtype == b[0].dtype
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1].view(np.int32), b[1].view(np.int32))
+        assert a[2] == b[2]
+    return check
+
+
+@pytest.fixture
+def native_required():
+    if not clematis.native.t1.available():
+        pytest.fail("the compiled kernel must be importable in the test environment")
