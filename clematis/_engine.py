@@ -46,8 +46,8 @@ def run_query(
     pool = pool if pool is not None else WorkspacePool(graph.n_nodes)
     with pool.acquire() as workspace:
         d_nodes, d_vals, c = _backend.native_module.propagate(
-            graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.key_rank,
-            seed_nodes, seed_weights, decay, workspace,
+            graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.tie_pos,
+            graph.node_of_pos, seed_nodes, seed_weights, decay, workspace,
             params.radius_cap, params.iter_cap_layers, params.node_budget, params.frontier_cap,
             params.visited_cap, params.dedupe_window, params.queue_budget, params.relax_cap,
         )
