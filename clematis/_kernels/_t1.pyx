@@ -153,37 +153,48 @@ cdef inline uint64_t dequeue(Scratch* s, const Caps* caps) noexcept nogil:
 
 cdef int run_t1(
     const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
-    const int32_t* tie_pos, const int32_t* node_of_pos, const index_t* seed_nodes, const float* seed_weights, int64_t n_seeds,
-    const float* decay, const Caps* caps, Scratch* s, Counters* counters,
+    const int32_t* tie_pos, const int32_t* node_of_pos, const index_t* seed_nodes,
+    const float* seed_weights, int64_t n_seeds, const float* decay, const Caps* caps, Scratch* s,
+    Counters* counters,
 ) noexcept nogil:
     """Spec §3: seeds, then pop-and-expand until the queue empties or a budget stops it.
 
-    Returns 0, or -1 when memory runs out.
+    Returns 0, or -1 when memory runs out. The hot loop keeps its pointers and counters in
+    locals (extensions build with -fno-strict-aliasing, so stores through ``acc`` would
+    otherwise force reloads of every field of ``s`` and ``counters``).
     """
-    cdef int64_t i, e, end, layer, d, count
-    cdef int32_t u, v, evicted
-    cdef float w, c, contrib, a, dec, budget = caps.node_budget
-    cdef int status
+    cdef float* acc = s.acc
+    cdef int32_t* dist1 = s.dist1
+    cdef int32_t* touched = s.touched
+    cdef int64_t i, e, end, layer, d
+    cdef int64_t pops = 0, propagations = 0, layers_processed = 0
+    cdef int64_t radius_cap_hits = 0, layer_cap_hits = 0, node_budget_hits = 0
+    cdef int64_t n_touched
+    cdef int32_t u, v, evicted, d1, old
     cdef uint64_t entry
+    cdef float w, c, contrib, a, dec, abs_contrib, max_delta = 0, budget = caps.node_budget
+    cdef int status = 0
     cdef bint caps_on = caps.frontier_cap or caps.dedupe_window
+    cdef bint stop = False
 
     for i in range(n_seeds):
         u = <int32_t>seed_nodes[i]
         w = seed_weights[i]
         touch(s, u, 0)
-        s.acc[u] = s.acc[u] + w
-        if fabsf(w) > counters.max_delta:
-            counters.max_delta = fabsf(w)
+        acc[u] = acc[u] + w
+        if fabsf(w) > max_delta:
+            max_delta = fabsf(w)
         if enqueue(s, caps, u, w, tie_pos, counters) < 0:
             return -1
+    n_touched = s.n_touched
 
-    while s.heap.size > 0:
-        if caps.queue_budget and counters.pops >= caps.queue_budget:
+    while s.heap.size > 0 and not stop:
+        if caps.queue_budget and pops >= caps.queue_budget:
             break
         entry = dequeue(s, caps)
         u = node_of_pos[entry_tie_pos(entry)]
         c = entry_value(entry)
-        counters.pops += 1
+        pops += 1
         if caps.visited_cap:
             if s.visited[u]:
                 continue
@@ -194,36 +205,44 @@ cdef int run_t1(
                 s.visited[evicted] = 0
                 counters.visited_evicted += 1
             s.visited[u] = 1
-        layer = s.dist1[u] - 1
-        if layer > 0 and layer > counters.layers_processed:
-            counters.layers_processed = layer
+        layer = dist1[u] - 1
+        if layer > 0 and layer > layers_processed:
+            layers_processed = layer
             if layer > caps.iter_cap_layers:
                 continue
-        if fabsf(s.acc[u]) >= budget:
-            counters.node_budget_hits += 1
+        if fabsf(acc[u]) >= budget:
+            node_budget_hits += 1
             continue
         d = layer + 1
         e = indptr[u]
         end = indptr[u + 1]
         if d > caps.radius_cap:
-            counters.radius_cap_hits += end - e
+            radius_cap_hits += end - e
             continue
         if d > caps.iter_cap_layers:
-            counters.layer_cap_hits += end - e
+            layer_cap_hits += end - e
             continue
         dec = decay[d]
+        d1 = <int32_t>(d + 1)
         while e < end:
             contrib = ((c * weights[e]) * rel_mult[e]) * dec
-            if <double>fabsf(contrib) < EPS:
+            abs_contrib = fabsf(contrib)
+            if <double>abs_contrib < EPS:
                 e += 1
                 continue
             v = <int32_t>indices[e]
-            a = s.acc[v] + contrib
-            s.acc[v] = a
-            counters.propagations += 1
-            if fabsf(contrib) > counters.max_delta:
-                counters.max_delta = fabsf(contrib)
-            touch(s, v, <int32_t>d)
+            a = acc[v] + contrib
+            acc[v] = a
+            propagations += 1
+            if abs_contrib > max_delta:
+                max_delta = abs_contrib
+            old = dist1[v]
+            if old == 0:
+                touched[n_touched] = v
+                n_touched += 1
+                dist1[v] = d1
+            elif d1 < old:
+                dist1[v] = d1
             if fabsf(a) < budget:
                 if caps_on:
                     if enqueue(s, caps, v, contrib, tie_pos, counters) < 0:
@@ -233,10 +252,20 @@ cdef int run_t1(
                         return -1
                     quad_push(&s.heap, pack_entry(tie_pos[v], contrib))
             else:
-                counters.node_budget_hits += 1
-            if caps.relax_cap and counters.propagations >= caps.relax_cap:
-                return 0
+                node_budget_hits += 1
+            if caps.relax_cap and propagations >= caps.relax_cap:
+                stop = True
+                break
             e += 1
+
+    s.n_touched = n_touched
+    counters.pops = pops
+    counters.layers_processed = layers_processed
+    counters.propagations = propagations
+    counters.radius_cap_hits = radius_cap_hits
+    counters.layer_cap_hits = layer_cap_hits
+    counters.node_budget_hits = node_budget_hits
+    counters.max_delta = max_delta
     return 0
 
 
