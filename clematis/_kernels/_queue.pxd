@@ -79,7 +79,7 @@ cdef inline uint64_t quad_pop(EntryBuffer* h) noexcept nogil:
     # the comparison against it at every level.
     cdef uint64_t* a = h.data
     cdef uint64_t top = a[0]
-    cdef int64_t n, i, child, best, last
+    cdef int64_t n, i, child, best, left, right
     cdef uint64_t best_entry
     h.size -= 1
     n = h.size
@@ -89,17 +89,22 @@ cdef inline uint64_t quad_pop(EntryBuffer* h) noexcept nogil:
     i = 0
     while True:
         child = 4 * i + 1
-        if child >= n:
-            break
-        best = child
-        best_entry = a[child]
-        last = child + 4 if child + 4 < n else n
-        child += 1
-        while child < last:
-            if a[child] < best_entry:
-                best_entry = a[child]
-                best = child
+        if child + 3 < n:  # a full group of four children: a branch-free tournament
+            left = child if a[child] <= a[child + 1] else child + 1
+            right = child + 2 if a[child + 2] <= a[child + 3] else child + 3
+            best = left if a[left] <= a[right] else right
+            best_entry = a[best]
+        elif child < n:
+            best = child
+            best_entry = a[child]
             child += 1
+            while child < n:
+                if a[child] < best_entry:
+                    best_entry = a[child]
+                    best = child
+                child += 1
+        else:
+            break
         a[i] = best_entry
         i = best
     while i > 0:
