@@ -98,8 +98,9 @@ def _check_seeds(text_or_seeds) -> str | tuple[tuple[object, np.float32], ...]:
                         f"node id -> weight, got {type(text_or_seeds).__name__}")
     pairs = []
     for node, weight in items:
-        if isinstance(node, bool) or not isinstance(node, str | int):
+        if isinstance(node, bool | np.bool_) or not isinstance(node, str | int | np.integer):
             raise TypeError(f"seed {node!r}: a node is an id (str) or an index (int)")
+        node = node if isinstance(node, str) else int(node)
         pairs.append((node, as_float32_scalar(f"seed weight of {node!r}", weight)))
     return tuple(pairs)
 
@@ -121,14 +122,11 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _run_graph(graph: ConceptGraph, seeds, params: dict, multipliers: Mapping,
-               policy: DispatchPolicy) -> _Outcome:
+def _run_graph(plan: QueryPlan, seeds, policy: DispatchPolicy) -> _Outcome:
     counters = new_counters()
-    view = graph.with_relation_multipliers(multipliers)
-    plan = QueryPlan(view, policy.backend, **params)
-    nodes, weights = _graph_seeds(view, seeds)
+    nodes, weights = _graph_seeds(plan.graph, seeds)
     if nodes.size == 0:
-        empty = T1Result(nodes[:0].copy(), np.zeros(0, np.float32), zero_metrics(), policy.backend, view)
+        empty = T1Result(nodes, np.zeros(0, np.float32), zero_metrics(), policy.backend, plan.graph)
         return _Outcome(empty, counters)
     try:
         return _Outcome(dispatch(plan, nodes, weights, policy, counters), counters)
@@ -202,22 +200,22 @@ def run_turn(
     config = load_config(config)
     policy = DispatchPolicy.from_config(config, backend, native_only)
     params = query_params(config)
-    for graph in graphs:  # validates every parameter before any work
-        QueryPlan(graph, policy.backend, **params)
     multipliers = config["t1"]["edge_type_mult"]
+    plans = [QueryPlan(graph.with_relation_multipliers(multipliers), policy.backend, **params)
+             for graph in graphs]  # validates every parameter before any work
     log_dir = log_dir if log_dir is not None else os.environ.get(ENV_LOG_DIR) or None
 
-    def job(graph: ConceptGraph) -> _Outcome:
-        return _run_graph(graph, seeds, params, multipliers, policy)
+    def job(plan: QueryPlan) -> _Outcome:
+        return _run_graph(plan, seeds, policy)
 
-    workers = _workers(config, len(graphs))
+    workers = _workers(config, len(plans))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clematis-t1") as pool:
-            outcomes = list(pool.map(job, graphs))
+            outcomes = list(pool.map(job, plans))
     else:
         outcomes = []
-        for graph in graphs:
-            outcomes.append(job(graph))
+        for plan in plans:
+            outcomes.append(job(plan))
             if outcomes[-1].error is not None:
                 break
     failed = next((i for i, o in enumerate(outcomes) if o.error is not None), None)

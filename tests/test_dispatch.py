@@ -268,8 +268,11 @@ def test_strict_parity_uses_the_configured_tolerances(demo_graph, native_calls):
 
 def test_strict_parity_reraises_native_exceptions(demo_graph, native_calls, caplog, tmp_path):
     native_calls.raise_ = MemoryError("boom")
-    with caplog.at_level(logging.DEBUG, logger=LOGGER), pytest.raises(MemoryError, match="boom"):
-        clematis.run_turn(demo_graph, TEXT, STRICT, log_dir=tmp_path)
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        with pytest.raises(MemoryError, match="boom"):
+            clematis.run_turn(demo_graph, TEXT, STRICT, log_dir=tmp_path)
+        with pytest.raises(MemoryError, match="boom"):
+            clematis.run_turn(demo_graph, TEXT, STRICT)
     assert events(caplog) == [("runtime_exc_strict", logging.ERROR)]
     (record,) = [json.loads(line) for line in (tmp_path / "t1_native_diag.jsonl").read_text().splitlines()]
     assert {k: v for k, v in record["native_t1"].items() if v} == {"strict_parity_native_exc": 1}
@@ -388,3 +391,17 @@ def test_import_failure_without_uninstalling(tmp_path):
     assert "import of clematis._kernels._t1 halted" in result["kernel"]["import_error"]
     expected = clematis.run_turn([clematis.datasets.load_demo_graph()] * 2, TEXT, SMALL)
     assert result["merged"] == expected.merged
+
+
+def test_a_failing_graph_raises_in_graph_order_with_the_same_diagnostics_in_parallel(demo_graph, tmp_path,
+                                                                                    native_calls):
+    native_calls.perturb = 0.001
+    graphs = [demo_graph, demo_graph, demo_graph]
+    parallel = {**STRICT, "perf": {**STRICT["perf"], "parallel": {"enabled": True, "t1": True}}}
+    for name, cfg in (("serial", STRICT), ("parallel", parallel)):
+        with pytest.raises(clematis.ParityError):
+            clematis.run_turn(graphs, TEXT, cfg, tmp_path / name)
+    serial = read_jsonl(tmp_path / "serial" / "t1_native_diag.jsonl")
+    assert [d["graph"] for d in serial] == [0]
+    assert (tmp_path / "parallel" / "t1_native_diag.jsonl").read_text() == \
+        (tmp_path / "serial" / "t1_native_diag.jsonl").read_text()
