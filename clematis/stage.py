@@ -145,20 +145,25 @@ def _workers(config: Mapping, n_graphs: int) -> int:
 def merge(results: Sequence[T1Result], counters: Sequence[Mapping]) -> tuple[dict, dict]:
     """Merged metrics and merged deltas of per-graph results, in graph order."""
     metrics = zero_metrics()
-    merged: dict = {}
+    slots: dict = {}  # node id -> position in the merged order (first appearance)
+    positions: list[int] = []
     for result in results:
         for name, value in result.metrics.items():
             metrics[name] = max(metrics[name], value) if name == "_max_delta_local" else metrics[name] + value
-        for index, value in zip(result.nodes.tolist(), result.values, strict=True):
-            node = result.graph.node_id(index)
-            merged[node] = merged[node] + value if node in merged else value
+        ids = result.graph.node_ids
+        nodes = result.nodes.tolist()
+        positions.extend(slots.setdefault(node, len(slots)) for node in (nodes if ids is None else
+                                                                        [ids[i] for i in nodes]))
+    acc = np.zeros(len(slots), dtype=np.float32)
+    if results:  # ufunc.at adds unbuffered, in index order, in float32: the graph-order sum
+        np.add.at(acc, np.array(positions, dtype=np.intp), np.concatenate([r.values for r in results]))
     metrics["graphs_touched"] = sum(1 for r in results if r.metrics["pops"] > 0)
     native_t1 = new_counters()
     for c in counters:
         for name, value in c.items():
             native_t1[name] += value
     metrics["native_t1"] = native_t1
-    return metrics, {node: float(value) for node, value in merged.items()}
+    return metrics, dict(zip(slots, acc.tolist(), strict=True))
 
 
 def _append_jsonl(log_dir: str, name: str, records: list[dict]) -> None:
