@@ -28,7 +28,8 @@ MAX_COUNT = np.iinfo(np.int64).max
 
 
 class ConfigError(ValueError):
-    """An invalid config; ``errors`` lists one message per problem, in document order."""
+    """An invalid config; ``errors`` lists one message per problem (``path: value and what is
+    allowed``), section by section; ``source`` is the file, if any."""
 
     def __init__(self, errors: list[str], source: str | None = None) -> None:
         self.errors = list(errors)

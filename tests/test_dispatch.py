@@ -196,6 +196,7 @@ def test_import_failure_falls_back_counts_and_warns_once(demo_graph, caplog, no_
     assert all(r.backend == "python" for r in turn.graphs)
     assert events(caplog) == [("import_failed", logging.WARNING)]
     assert "blocked by the test" in caplog.records[0].getMessage()
+    assert caplog.records[0].clematis_event == "import_failed"
 
 
 @pytest.mark.parametrize("error", [MemoryError("no memory"), TypeError("bad type"), ValueError("bad value"),

@@ -22,6 +22,8 @@ def test_show_config_prints_and_returns_versions_backend_kernel_and_env(monkeypa
                                "strict_parity": True}
     assert info["kernel"]["importable"] is True and info["kernel"]["import_error"] is None
     assert info["kernel"]["path"].endswith((".so", ".pyd"))
+    major = info["versions"]["cython_build"].split(".")[0]
+    assert major.isdigit() and int(major) >= 3
     assert info["environment"]["CLEMATIS_LOG_DIR"] == "/tmp/somewhere"
     assert info["environment"]["CLEMATIS_NATIVE_T1"] is None
     text = out.getvalue()
