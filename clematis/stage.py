@@ -189,8 +189,8 @@ def run_turn(
     """Run T1 for one turn over ``graphs`` (a ConceptGraph or a sequence of them).
 
     ``text_or_seeds``: text (each graph seeds from its labels, spec §7), a sequence of node
-    ids (weight 1.0) or a mapping node id -> weight; explicit ids a graph does not hold are
-    skipped for that graph. ``config``: a path, a mapping or None (see :func:`load_config`).
+    ids (str) or indices (int), weight 1.0, or a mapping of them to weights; a seed a graph does
+    not hold is skipped for that graph. ``config``: a path, a mapping or None (see :func:`load_config`).
     Graphs run serially, or on threads when ``perf.parallel.enabled`` and ``perf.parallel.t1``
     (identical results). ``backend`` and ``native_only`` as in :mod:`clematis.dispatch`.
     With ``log_dir`` (default: env ``CLEMATIS_LOG_DIR``), each dispatch that bumps a counter
