@@ -176,7 +176,7 @@ class _Normalizer:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.error(path, f"{repr(value)} is not a mapping")
+            self.error(path, f"{value!r} is not a mapping")
             return {}
         return value
 
@@ -211,14 +211,14 @@ class _Normalizer:
         try:
             return spec.check(value)
         except _Invalid as exc:
-            self.error(path, f"{repr(value)} {exc}")
+            self.error(path, f"{value!r} {exc}")
             return spec.default
 
     def decay(self, value, path: str) -> dict:
         given = self.mapping(value, path)
         mode = given.get("mode", "exp_floor")
         if mode not in DECAY_MODES:
-            self.error(_join(path, "mode"), f"{repr(mode)} is not one of {', '.join(DECAY_MODES)}")
+            self.error(_join(path, "mode"), f"{mode!r} is not one of {', '.join(DECAY_MODES)}")
             mode = "exp_floor"
         keys = DECAY_KEYS[mode]
         self.unknown_keys(given, {"mode": None, **keys}, path, f"unknown key for decay mode {mode!r}")
@@ -231,7 +231,7 @@ class _Normalizer:
         out = dict(DEFAULT_RELATION_MULTIPLIERS)
         for name, mult in self.mapping(value, path).items():
             if not isinstance(name, str) or not name:
-                self.error(_join(path, name), f"relation name {repr(name)} is not a non-empty string")
+                self.error(_join(path, name), f"relation name {name!r} is not a non-empty string")
                 continue
             out[name] = self.leaf(Leaf(out.get(name), non_negative), mult, _join(path, name))
         return out
