@@ -8,17 +8,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import _backend
+from ._metrics import shape_metrics
 from ._reference import propagate_reference
 from ._validation import CSRArrays, T1Params
-
-METRIC_NAMES = ("pops", "iters", "propagations", "radius_cap_hits", "layer_cap_hits", "node_budget_hits",
-                "frontier_evicted", "dedupe_hits", "visited_evicted", "_max_delta_local")
-
-
-def zero_metrics() -> dict:
-    """The metrics of a query that did nothing (no seeds), in spec §6 order."""
-    return {name: 0.0 if name == "_max_delta_local" else 0 for name in METRIC_NAMES}
-
 
 class WorkspacePool:
     """Native scratch spaces for one graph, reused across queries; one per concurrent caller."""
@@ -59,16 +51,4 @@ def run_query(
             params.radius_cap, params.iter_cap_layers, params.node_budget, params.frontier_cap,
             params.visited_cap, params.dedupe_window, params.queue_budget, params.relax_cap,
         )
-    metrics = {
-        "pops": c["pops"],
-        "iters": min(c["layers_processed"], params.iter_cap_layers),
-        "propagations": c["propagations"],
-        "radius_cap_hits": c["radius_cap_hits"],
-        "layer_cap_hits": c["layer_cap_hits"],
-        "node_budget_hits": c["node_budget_hits"],
-        "frontier_evicted": c["frontier_evicted"],
-        "dedupe_hits": c["dedupe_hits"],
-        "visited_evicted": c["visited_evicted"],
-        "_max_delta_local": float(c["max_delta"]),
-    }
-    return d_nodes, d_vals, metrics
+    return d_nodes, d_vals, shape_metrics(iter_cap_layers=params.iter_cap_layers, **c)

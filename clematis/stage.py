@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._engine import zero_metrics
+from ._metrics import zero_metrics
 from ._validation import as_float32_scalar, validate_seeds
 from .api import QueryPlan, T1Result
 from .config import load_config
