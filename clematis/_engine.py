@@ -12,6 +12,7 @@ from ._metrics import shape_metrics
 from ._reference import propagate_reference
 from ._validation import CSRArrays, T1Params
 
+
 class WorkspacePool:
     """Native scratch spaces for one graph, reused across queries; one per concurrent caller."""
 
