@@ -11,6 +11,14 @@ from . import _backend
 from ._reference import propagate_reference
 from ._validation import CSRArrays, T1Params
 
+METRIC_NAMES = ("pops", "iters", "propagations", "radius_cap_hits", "layer_cap_hits", "node_budget_hits",
+                "frontier_evicted", "dedupe_hits", "visited_evicted", "_max_delta_local")
+
+
+def zero_metrics() -> dict:
+    """The metrics of a query that did nothing (no seeds), in spec §6 order."""
+    return {name: 0.0 if name == "_max_delta_local" else 0 for name in METRIC_NAMES}
+
 
 class WorkspacePool:
     """Native scratch spaces for one graph, reused across queries; one per concurrent caller."""

@@ -81,10 +81,12 @@ class QueryPlan:
                              dtype=np.int64)
         return validate_seeds(nodes, seed_weights, graph.n_nodes, graph.arrays.indptr.dtype)
 
-    def run(self, nodes: np.ndarray, weights: np.ndarray) -> T1Result:
+    def run(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
+        """Run on the plan's backend, or on ``backend`` (already resolved: native must import)."""
+        backend = backend or self.backend
         d_nodes, d_vals, metrics = run_query(self.graph.arrays, nodes, weights, self.decay,
-                                             self.params, self.backend, self.graph.workspaces)
-        return T1Result(d_nodes, d_vals, metrics, self.backend, self.graph)
+                                             self.params, backend, self.graph.workspaces)
+        return T1Result(d_nodes, d_vals, metrics, backend, self.graph)
 
 
 def propagate(

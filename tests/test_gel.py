@@ -122,8 +122,8 @@ def test_bad_env_value_is_refused(monkeypatch):
 def test_missing_kernel_falls_back_to_python_with_one_warning(monkeypatch, caplog):
     monkeypatch.setattr(_backend, "gel_module", None)
     monkeypatch.setattr(_backend, "gel_import_error", "ImportError: blocked")
-    monkeypatch.setattr(_backend, "_warned_gel_fallback", False)
+    _backend.reset_once_logs()
     with caplog.at_level(logging.WARNING, logger="clematis.native.gel"):
         assert _backend.resolve_gel_backend("native") == "python"
         assert _backend.resolve_gel_backend("native") == "python"
-    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["import_failed"]
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["gel_import_failed"]
