@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import _backend
+from ..api import T1Result
 from ..gel import gel_factor, run_decay
 from ..graph import ConceptGraph
 from ..seeding import seeds_from_text
@@ -104,7 +105,7 @@ def step_io(dataset: Dataset, stage: int, turn: int | None) -> tuple[list[str], 
     if stage == 3:
         return [f"{turn_dir(turn)}/stage2_seed.json"] + [graph_path(n, turn) for n in names], [out]
     if stage == 4:
-        return [f"{turn_dir(turn)}/stage3_propagate.json"], [out]
+        return [f"{turn_dir(turn)}/stage3_propagate.json"] + [graph_path(n, 0) for n in names], [out]
     return ([STAGE1_ARTIFACT] + [graph_path(n, turn) for n in names],
             [out] + [graph_path(n, turn + 1) for n in names])
 
@@ -135,11 +136,6 @@ def weights_digest(graph: ConceptGraph) -> dict:
     w = graph.arrays.weights
     return {"weights_sha256": hashlib.sha256(w.tobytes()).hexdigest(),
             "weights_sum": float(w.astype(np.float64).sum())}
-
-
-def result_metrics(metrics: dict) -> dict:
-    """Spec §6 metrics only: which backend ran (``native_t1``) is run output, not an artifact."""
-    return {k: v for k, v in metrics.items() if k != "native_t1"}
 
 
 class ChainRun:
@@ -197,36 +193,41 @@ class ChainRun:
         return {}
 
     def stage3(self, turn: int) -> dict:
-        from .. import run_turn
+        from ..stage import run_turn
 
         reads, writes = step_io(self.dataset, 3, turn)
         query = self.store.read_json(reads[0])["query"]
         result = run_turn(self.graphs(turn), query.get("text", query.get("seeds")), self.config, turn=turn,
                           backend=self.options.backend, native_only=self.options.native_only)
-        graphs = {}
-        for name, res in zip(self.dataset.graph_names, result.graphs, strict=True):
-            graphs[name] = {"nodes": [res.graph.node_id(int(i)) for i in res.nodes],
-                            "values": [float(v) for v in res.values],
-                            "metrics": result_metrics(res.metrics)}
-        self.store.write_json(writes[0], {"turn": turn, "graphs": graphs,
-                                          "merged": {str(k): float(v) for k, v in result.merged.items()},
-                                          "metrics": result_metrics(result.metrics)})
+        graphs = {name: {"nodes": [res.graph.node_id(int(i)) for i in res.nodes],
+                         "values": [float(v) for v in res.values], "metrics": res.metrics}
+                  for name, res in zip(self.dataset.graph_names, result.graphs, strict=True)}
+        self.store.write_json(writes[0], {"turn": turn, "graphs": graphs})
         return {"backend": sorted({res.backend for res in result.graphs}),
-                "native_t1": result.metrics.get("native_t1", {})}
+                "native_t1": result.metrics["native_t1"]}
 
     def stage4(self, turn: int) -> dict:
+        from ..stage import merge
+
         reads, writes = step_io(self.dataset, 4, turn)
-        propagated = self.store.read_json(reads[0])
+        propagated = self.store.read_json(reads[0])["graphs"]
+        graphs = self.graphs(0)  # ids and labels do not change between turns
+        results = []
+        for name, graph in zip(self.dataset.graph_names, graphs, strict=True):
+            saved = propagated[name]
+            nodes = np.array([graph.index_of(n) for n in saved["nodes"]], dtype=graph.arrays.indptr.dtype)
+            results.append(T1Result(nodes, np.array(saved["values"], dtype=np.float32), saved["metrics"],
+                                    "artifact", graph))
+        metrics, merged = merge(results, [])
         labels = {}
-        for graph in self.graphs(0):
-            for i, nid in enumerate(graph.node_ids or range(graph.n_nodes)):
-                labels.setdefault(str(nid), graph.labels[i])
-        merged = propagated["merged"]
-        ranked = sorted(merged.items(), key=lambda item: (-abs(item[1]), item[0]))[:TOP_K]
+        for graph in graphs:
+            for i in range(graph.n_nodes):
+                labels.setdefault(graph.node_id(i), graph.labels[i])
+        ranked = sorted(merged.items(), key=lambda item: (-abs(item[1]), str(item[0])))[:TOP_K]
         self.store.write_json(writes[0], {
-            "turn": turn, "merged": merged, "metrics": propagated["metrics"],
-            "n_nodes": len(merged),
-            "top": [{"node": nid, "label": labels.get(nid, ""), "value": v} for nid, v in ranked],
+            "turn": turn, "merged": {str(k): v for k, v in merged.items()},
+            "metrics": {k: v for k, v in metrics.items() if k != "native_t1"}, "n_nodes": len(merged),
+            "top": [{"node": nid, "label": labels[nid], "value": v} for nid, v in ranked],
         })
         return {}
 

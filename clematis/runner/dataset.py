@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ..config import load_config
 from ..datasets import demo_graph_records, load_demo_graph
 from ..graph import DEFAULT_RELATION_MULTIPLIERS, ConceptGraph
 
@@ -48,19 +48,13 @@ class Dataset:
 def open_dataset(root: str | os.PathLike) -> Dataset:
     """Check the layout, the config and every turn of the dataset at ``root`` (graphs are loaded
     by stage 1). Raises :class:`DatasetError` or ``clematis.ConfigError``."""
-    from .. import load_config  # the package is initialised by the time a dataset is opened
-
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset {os.fspath(root)!r} does not exist or is not a directory")
     for name in (CONFIG_FILE, GRAPHS_DIR, TURNS_FILE):
         if not (root / name).exists():
             raise DatasetError(f"dataset {os.fspath(root)!r} has no {name}")
-    try:
-        raw = yaml.safe_load((root / CONFIG_FILE).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise DatasetError(f"{root / CONFIG_FILE}: not readable YAML ({exc})".replace("\n", " ")) from exc
-    config = load_config(raw if raw is not None else {})
+    config = load_config(root / CONFIG_FILE)
     files = tuple(sorted((root / GRAPHS_DIR).glob("*" + GRAPH_SUFFIX)))
     if not files:
         raise DatasetError(f"{root / GRAPHS_DIR}: no graph files (*{GRAPH_SUFFIX})")
