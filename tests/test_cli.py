@@ -123,16 +123,23 @@ def test_generated_dataset_python_native_and_workers_agree(workdir, generated_go
 def test_dry_run_plans_every_step_and_writes_nothing(workdir):
     root = fresh(workdir, "dry")
     before = tree(root)
-    out = ok("run", "--dataset", root, "--dry-run", "--start-step", "2", "--end-step", "3", cwd=workdir)
+    out = ok("run", "--dataset", root, "--dry-run", cwd=workdir)
     assert tree(root) == before
-    assert [(s["stage"], s["turn"]) for s in out["planned"]] == [(2, 0), (3, 0), (2, 1), (3, 1), (2, 2), (3, 2)]
-    assert out["planned"][1]["reads"][0] == "artifacts/turn_0000/stage2_seed.json"
+    planned = [(s["stage"], s["turn"]) for s in out["planned"]]
+    assert planned == [(1, None)] + [(s, t) for t in range(3) for s in (2, 3, 4, 5)]
+    assert out["planned"][2]["reads"][0] == "artifacts/turn_0000/stage2_seed.json"
+    assert out["planned"][6]["reads"][1] == "state/turn_0001/g00.npz"
+    assert "state/turn_0001/g00.npz" in out["planned"][4]["writes"]
 
 
 def test_dry_run_refuses_a_plan_whose_inputs_no_stage_writes(workdir):
     root = fresh(workdir, "dry_missing")
     message = error("run", "--dataset", root, "--dry-run", "--start-step", "3", cwd=workdir)
-    assert "stage 3 (propagate) on turn 0 needs artifacts/turn_0000/stage2_seed.json" in message
+    assert ("stage 3 (propagate) on turn 0 needs artifacts/turn_0000/stage2_seed.json, "
+            "written by stage 2 (seed) on turn 0") in message
+    message = error("run", "--dataset", root, "--dry-run", "--end-step", "3", cwd=workdir)
+    assert ("stage 3 (propagate) on turn 1 needs state/turn_0001/g00.npz, "
+            "written by stage 5 (gel) on turn 0") in message
 
 
 def test_stage_reruns_one_stage_identically(demo_run, workdir):
@@ -206,7 +213,8 @@ def test_verify_fails_when_one_golden_artifact_is_altered(workdir, generated_gol
                cwd=workdir)
     assert proc.returncode == 1, proc.stderr
     summary = json.loads(proc.stdout)
-    assert summary["passed"] is False and summary["failing_files"] == ["artifacts/turn_0001/stage4_merge.json"]
+    assert summary["passed"] is False
+    assert summary["failing_files"] == ["artifacts/turn_0001/stage4_merge.json"]
     report = json.loads((workdir / "verify_run_bad/_native_gate_reports/verification.json").read_text())
     bad = [f for f in report["files"] if f["status"] != "match"]
     assert bad[0]["differences"][0]["where"] == f".merged.{node}"
@@ -235,7 +243,8 @@ def test_missing_dataset(workdir):
 
 def test_step_range_out_of_order_and_out_of_range(workdir):
     root = fresh(workdir, "steps")
-    assert "out of order" in error("run", "--dataset", root, "--start-step", "4", "--end-step", "2", cwd=workdir)
+    message = error("run", "--dataset", root, "--start-step", "4", "--end-step", "2", cwd=workdir)
+    assert "out of order" in message
     assert "1..5" in error("run", "--dataset", root, "--end-step", "9", cwd=workdir)
     assert "1..5" in error("coverage", "--start-step", "0", cwd=workdir)
     assert "not a stage number" in error("stage", "x", "--dataset", root, cwd=workdir)
@@ -289,8 +298,9 @@ def test_verify_refuses_to_delete_an_unrelated_directory(workdir, generated_gold
     unrelated = workdir / "precious"
     unrelated.mkdir()
     (unrelated / "notes.txt").write_text("keep me")
-    assert "refusing" in error("verify", "--dataset", source, "--golden", generated_golden, "--run", unrelated,
-                               cwd=workdir)
+    message = error("verify", "--dataset", source, "--golden", generated_golden, "--run", unrelated,
+                    cwd=workdir)
+    assert "refusing" in message
     assert (unrelated / "notes.txt").read_text() == "keep me"
 
 

@@ -61,8 +61,7 @@ class StageFailed(RuntimeError):
     """A stage raised; ``stage`` and ``turn`` say where."""
 
     def __init__(self, stage: Stage, turn: int | None, cause: BaseException) -> None:
-        where = f"stage {stage.number} ({stage.name})" + (f" on turn {turn}" if turn is not None else "")
-        super().__init__(f"{where} failed: {cause}")
+        super().__init__(f"{_where(stage.number, turn)} failed: {cause}")
         self.stage, self.turn, self.cause = stage, turn, cause
 
 
@@ -110,21 +109,29 @@ def step_io(dataset: Dataset, stage: int, turn: int | None) -> tuple[list[str], 
             [out] + [graph_path(n, turn + 1) for n in names])
 
 
+def _steps(dataset: Dataset, start: int, end: int) -> list[tuple[int, int | None]]:
+    steps = [(1, None)] if start <= 1 else []
+    return steps + [(s, k) for k in range(len(dataset.turns)) for s in range(max(start, 2), end + 1)]
+
+
+def _where(stage: int, turn: int | None) -> str:
+    return f"stage {stage} ({STAGES[stage - 1].name})" + (f" on turn {turn}" if turn is not None else "")
+
+
 def plan(dataset: Dataset, start: int, end: int) -> list[dict]:
     """The steps of a run, in order, with what each reads and writes. Raises ValueError when a
-    step reads a file that neither exists nor is written by an earlier step."""
+    step reads a file that neither exists nor is written by an earlier step of the run."""
     check_step_range(start, end)
-    steps = [(1, None)] if start <= 1 else []
-    steps += [(s, k) for k in range(len(dataset.turns)) for s in range(max(start, 2), end + 1)]
+    producer = {rel: (stage, turn) for stage, turn in _steps(dataset, FIRST_STAGE, LAST_STAGE)
+                for rel in step_io(dataset, stage, turn)[1]}
     produced: set[str] = set()
     planned = []
-    for stage, turn in steps:
+    for stage, turn in _steps(dataset, start, end):
         reads, writes = step_io(dataset, stage, turn)
         for rel in reads:
             if rel not in produced and not (dataset.root / rel).exists():
-                raise ValueError(f"stage {stage} ({STAGES[stage - 1].name})"
-                                 + (f" on turn {turn}" if turn is not None else "")
-                                 + f" needs {rel}, which no earlier stage writes; run the stages before it")
+                raise ValueError(f"{_where(stage, turn)} needs {rel}, written by {_where(*producer[rel])}; "
+                                 "run that step first or include it in the step range")
         produced.update(writes)
         planned.append({"stage": stage, "name": STAGES[stage - 1].name, "turn": turn,
                         "reads": reads, "writes": writes})
@@ -183,7 +190,8 @@ class ChainRun:
             else:
                 ids = set(graph.node_ids or ())
                 known = [nid for nid in query["seeds"] if nid in ids]
-                seeds[name] = {"nodes": known, "weights": [float(np.float32(query["seeds"][n])) for n in known]}
+                seeds[name] = {"nodes": known,
+                               "weights": [float(np.float32(query["seeds"][n])) for n in known]}
         if "seeds" in query:
             missing = [nid for nid in query["seeds"] if not any(nid in s["nodes"] for s in seeds.values())]
             if missing:

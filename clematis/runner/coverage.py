@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from .. import _backend
-from .chain import STAGES, RunOptions, StageFailed, check_step_range, run_chain
+from .chain import FIRST_STAGE, LAST_STAGE, STAGES, RunOptions, StageFailed, check_step_range, run_chain
 from .dataset import open_dataset, write_demo_dataset
 
 KERNEL_AVAILABLE = {
@@ -23,10 +23,10 @@ KERNEL_AVAILABLE = {
 PARITY_CASE = "packaged demo dataset, chain run with --backend python and with --backend native"
 
 
-def _run_case(root: Path, backend: str, end: int) -> tuple[dict | None, str | None]:
+def _run_case(root: Path, backend: str) -> tuple[dict | None, str | None]:
     try:
-        return run_chain(open_dataset(write_demo_dataset(root)), 1, end, RunOptions(backend=backend),
-                         progress=False), None
+        return run_chain(open_dataset(write_demo_dataset(root)), FIRST_STAGE, LAST_STAGE,
+                         RunOptions(backend=backend), progress=False), None
     except StageFailed as exc:
         return None, str(exc)
 
@@ -49,14 +49,15 @@ def _certify(stage, roots: dict[str, Path], reports: dict[str, dict | None],
     return True, f"{len(written)} file(s) byte-identical"
 
 
-def coverage(start: int = STAGES[0].number, end: int = STAGES[-1].number) -> dict:
-    """The coverage report of stages ``start..end`` as a JSON-able dict."""
+def coverage(start: int = FIRST_STAGE, end: int = LAST_STAGE) -> dict:
+    """The coverage report of stages ``start..end`` as a JSON-able dict (the parity case always
+    runs the whole chain: a stage's inputs come from the stages before it)."""
     check_step_range(start, end)
     with tempfile.TemporaryDirectory(prefix="clematis-coverage-") as tmp:
         roots = {b: Path(tmp) / b for b in ("python", "native")}
         reports, failures = {}, {}
         for backend, root in roots.items():
-            reports[backend], failures[backend] = _run_case(root, backend, end)
+            reports[backend], failures[backend] = _run_case(root, backend)
         stages = []
         for stage in STAGES[start - 1:end]:
             certified, detail = _certify(stage, roots, reports, failures)

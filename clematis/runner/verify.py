@@ -82,7 +82,8 @@ def prepare_run_copy(source: Path, run: Path) -> None:
         if a == b or a in b.parents:
             raise DatasetError(f"the run directory {os.fspath(run)!r} must be outside the source dataset "
                                f"{os.fspath(source)!r} and not contain it")
-    if run.exists() and any(run.iterdir()) and not ((run / CONFIG_FILE).exists() or (run / REPORTS_DIR).exists()):
+    looks_like_copy = (run / CONFIG_FILE).exists() or (run / REPORTS_DIR).exists()
+    if run.is_dir() and any(run.iterdir()) and not looks_like_copy:
         raise DatasetError(f"the run directory {os.fspath(run)!r} is not empty and is not a dataset copy; "
                            "refusing to delete it")
     try:
@@ -92,7 +93,8 @@ def prepare_run_copy(source: Path, run: Path) -> None:
             ARTIFACTS_DIR, STATE_DIR, TIMINGS_DIR, STAGING_DIR, REPORTS_DIR))
         (run / REPORTS_DIR).mkdir()
     except OSError as exc:
-        raise PermissionError(f"cannot prepare run directory {os.fspath(run)!r}: {exc.strerror or exc}") from exc
+        raise PermissionError(f"cannot prepare run directory {os.fspath(run)!r}: "
+                              f"{exc.strerror or exc}") from exc
 
 
 def verify(source: str | os.PathLike, golden: str | os.PathLike, run: str | os.PathLike,
@@ -101,7 +103,8 @@ def verify(source: str | os.PathLike, golden: str | os.PathLike, run: str | os.P
     source, golden, run = Path(source), Path(golden), Path(run)
     dataset = open_dataset(source)
     if not (golden / ARTIFACTS_DIR).is_dir():
-        raise DatasetError(f"golden {os.fspath(golden)!r} has no {ARTIFACTS_DIR}/ (run the chain on it first)")
+        raise DatasetError(f"golden {os.fspath(golden)!r} has no {ARTIFACTS_DIR}/ "
+                           "(run the chain on it first)")
     prepare_run_copy(source, run)
     reports = run / REPORTS_DIR
 
