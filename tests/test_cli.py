@@ -120,6 +120,14 @@ def test_generated_dataset_python_native_and_workers_agree(workdir, generated_go
     assert artifacts(native) == artifacts(generated_golden)
 
 
+def test_environment_switches_gel_to_python_without_changing_artifacts(workdir, generated_golden):
+    root = fresh(workdir, "gel_env")
+    out = ok("run", "--dataset", root, cwd=workdir, env={"PERF_NATIVE_GEL_ENABLED": "0"})
+    assert {b for s in out["ran"] if s["stage"] == 5 for b in s["backend"]} == {"python"}
+    assert {b for s in out["ran"] if s["stage"] == 3 for b in s["backend"]} == {"native"}
+    assert artifacts(root) == artifacts(generated_golden)
+
+
 def test_dry_run_plans_every_step_and_writes_nothing(workdir):
     root = fresh(workdir, "dry")
     before = tree(root)
