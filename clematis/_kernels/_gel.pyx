@@ -6,17 +6,21 @@
 import numpy as np
 
 from libc.stdint cimport int64_t
+from libc.string cimport memcpy
 
 
 cdef void decay_ticks(const float* weights, float* out, int64_t m, float factor,
                       int64_t ticks) noexcept nogil:
+    # tick by tick over the whole array: each pass is a plain loop the compiler vectorizes
     cdef int64_t e, t
-    cdef float w
+    if ticks == 0:
+        memcpy(out, weights, m * sizeof(float))
+        return
     for e in range(m):
-        w = weights[e]
-        for t in range(ticks):
-            w = w * factor
-        out[e] = w
+        out[e] = weights[e] * factor
+    for t in range(1, ticks):
+        for e in range(m):
+            out[e] = out[e] * factor
 
 
 def decay(const float[::1] weights, float factor, int64_t ticks):
