@@ -55,9 +55,14 @@ class RunStore:
         self._write(rel, dumps(obj).encode())
 
     def read_graph(self, rel: str) -> ConceptGraph:
-        if rel in self._graphs:
-            return self._graphs[rel]
-        return ConceptGraph.load(self._source(rel))
+        """The graph at ``rel`` (loaded once per run; graphs are read-only)."""
+        if rel not in self._graphs:
+            self._graphs[rel] = ConceptGraph.load(self._source(rel))
+        return self._graphs[rel]
+
+    def forget_graph(self, rel: str) -> None:
+        """Drop the cached graph at ``rel`` (no later step reads it)."""
+        self._graphs.pop(rel, None)
 
     def write_graph(self, rel: str, graph: ConceptGraph) -> None:
         self._graphs[rel] = graph

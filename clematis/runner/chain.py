@@ -188,8 +188,7 @@ class ChainRun:
                 seeds[name] = {"nodes": [graph.node_id(int(i)) for i in nodes],
                                "weights": [float(w) for w in weights]}
             else:
-                ids = set(graph.node_ids or ())
-                known = [nid for nid in query["seeds"] if nid in ids]
+                known = [nid for nid in query["seeds"] if nid in graph]
                 seeds[name] = {"nodes": known,
                                "weights": [float(np.float32(query["seeds"][n])) for n in known]}
         if "seeds" in query:
@@ -227,11 +226,8 @@ class ChainRun:
             results.append(T1Result(nodes, np.array(saved["values"], dtype=np.float32), saved["metrics"],
                                     "artifact", graph))
         metrics, merged = merge(results, [])
-        labels = {}
-        for graph in graphs:
-            for i in range(graph.n_nodes):
-                labels.setdefault(graph.node_id(i), graph.labels[i])
         ranked = sorted(merged.items(), key=lambda item: (-abs(item[1]), str(item[0])))[:TOP_K]
+        labels = {nid: next(g.labels[g.index_of(nid)] for g in graphs if nid in g) for nid, _ in ranked}
         self.store.write_json(writes[0], {
             "turn": turn, "merged": {str(k): v for k, v in merged.items()},
             "metrics": {k: v for k, v in metrics.items() if k != "native_t1"}, "n_nodes": len(merged),
@@ -252,6 +248,8 @@ class ChainRun:
         for name, graph, rel in zip(self.dataset.graph_names, self.graphs(turn), writes[1:], strict=True):
             decayed = graph.with_weights(run_decay(graph.arrays.weights, factor, ticks, self.gel_backend))
             self.store.write_graph(rel, decayed)
+            if turn > 0:
+                self.store.forget_graph(graph_path(name, turn))
             digests[name] = {**weights_digest(decayed), "file": rel}
         self.store.write_json(writes[0], {"turn": turn, "enabled": gel["enabled"], "ticks": ticks,
                                           "factor": float(factor), "graphs": digests})
