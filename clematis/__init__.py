@@ -5,6 +5,7 @@ the pure-Python reference (``python``).
 """
 
 from . import datasets, t1
+from ._backend import NativeUnavailableError
 from .api import T1Result, propagate
 from .config import ConfigError, load_config
 from .graph import ConceptGraph
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConceptGraph",
     "ConfigError",
+    "NativeUnavailableError",
     "ParityError",
     "T1Result",
     "TurnResult",

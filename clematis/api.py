@@ -103,6 +103,9 @@ def propagate(
     ``"attn_quad"`` (``alpha=0.8``), ``radius_cap=4``, ``iter_cap_layers=50``,
     ``node_budget=1.5``; caps ``frontier_cap``, ``visited_cap``, ``dedupe_window``,
     ``queue_budget``, ``relax_cap`` default to 0 (off).
+
+    ``backend=None`` follows ``CLEMATIS_NATIVE_T1`` (1 native, 0 python) when set, else runs
+    native when the kernel is compiled (see ``docs/config.md``).
     """
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")

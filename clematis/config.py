@@ -6,7 +6,6 @@ message names the dotted path, the bad value and what is allowed. See ``docs/con
 
 from __future__ import annotations
 
-import copy
 import difflib
 import logging
 import math
@@ -28,7 +27,8 @@ MAX_COUNT = np.iinfo(np.int64).max
 
 
 class ConfigError(ValueError):
-    """An invalid config; ``errors`` lists one message per problem, in document order."""
+    """An invalid config; ``errors`` lists one message per problem (``path: value and what is
+    allowed``), section by section; ``source`` is the file, if any."""
 
     def __init__(self, errors: list[str], source: str | None = None) -> None:
         self.errors = list(errors)
@@ -160,10 +160,6 @@ SCHEMA = {
 }
 
 
-def _show(value) -> str:
-    return repr(value)
-
-
 def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
@@ -180,7 +176,7 @@ class _Normalizer:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.error(path, f"{_show(value)} is not a mapping")
+            self.error(path, f"{value!r} is not a mapping")
             return {}
         return value
 
@@ -200,7 +196,7 @@ class _Normalizer:
         for key, spec in schema.items():
             sub = _join(path, key)
             if isinstance(spec, Leaf):
-                out[key] = self.leaf(spec, given[key], sub) if key in given else copy.deepcopy(spec.default)
+                out[key] = self.leaf(spec, given[key], sub) if key in given else spec.default
             elif isinstance(spec, Mapping):
                 out[key] = self.section(spec, given.get(key), sub)
             elif spec == "decay":
@@ -215,14 +211,14 @@ class _Normalizer:
         try:
             return spec.check(value)
         except _Invalid as exc:
-            self.error(path, f"{_show(value)} {exc}")
+            self.error(path, f"{value!r} {exc}")
             return spec.default
 
     def decay(self, value, path: str) -> dict:
         given = self.mapping(value, path)
         mode = given.get("mode", "exp_floor")
         if mode not in DECAY_MODES:
-            self.error(_join(path, "mode"), f"{_show(mode)} is not one of {', '.join(DECAY_MODES)}")
+            self.error(_join(path, "mode"), f"{mode!r} is not one of {', '.join(DECAY_MODES)}")
             mode = "exp_floor"
         keys = DECAY_KEYS[mode]
         self.unknown_keys(given, {"mode": None, **keys}, path, f"unknown key for decay mode {mode!r}")
@@ -235,7 +231,7 @@ class _Normalizer:
         out = dict(DEFAULT_RELATION_MULTIPLIERS)
         for name, mult in self.mapping(value, path).items():
             if not isinstance(name, str) or not name:
-                self.error(_join(path, name), f"relation name {_show(name)} is not a non-empty string")
+                self.error(_join(path, name), f"relation name {name!r} is not a non-empty string")
                 continue
             out[name] = self.leaf(Leaf(out.get(name), non_negative), mult, _join(path, name))
         return out

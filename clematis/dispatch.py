@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _backend
 from ._backend import (
     ENV_NATIVE,
     BackendChoice,
     NativeUnavailableError,
     choose_backend,
-    import_error,
     log_once,
     reset_once_logs,
     strict_parity_enabled,
@@ -93,7 +93,7 @@ class DispatchPolicy:
                              "selects python")
         if native_only and choice.import_failed:
             raise NativeUnavailableError(
-                f"native_only: the compiled T1 kernel does not import ({import_error})")
+                f"native_only: the compiled T1 kernel does not import ({_backend.import_error})")
         section = (((config or {}).get("perf") or {}).get("native") or {}).get("t1") or {}
         parity = section.get("parity") or {}
         return cls(choice, strict_parity_enabled(config), parity.get("atol", DEFAULT_ATOL),

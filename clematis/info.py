@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from collections.abc import Mapping
 from importlib import metadata
@@ -24,6 +25,14 @@ def _installed_version(distribution: str) -> str | None:
         return None
 
 
+def _cython_build_version(module) -> str | None:
+    """The Cython that generated the kernel, read from its shared ABI module (``_cython_3_1_4``)."""
+    if module is None:
+        return None
+    match = re.fullmatch(r"_cython_(\d+)_(\d+)_(\d+)\w*", type(module.propagate).__module__)
+    return ".".join(match.groups()) if match else None
+
+
 def show_config(config: Mapping | None = None, *, file=None, quiet: bool = False) -> dict:
     """Print and return versions, the backend that would run (for ``config``, normalized or
     None) and why, whether the compiled kernel imports (and the import error if not), and the
@@ -38,6 +47,7 @@ def show_config(config: Mapping | None = None, *, file=None, quiet: bool = False
             "python": platform.python_version(),
             "numpy": np.__version__,
             "scipy": scipy.__version__,
+            "cython_build": _cython_build_version(module),
             "cython_installed": _installed_version("Cython"),
         },
         "backend": {

@@ -98,8 +98,9 @@ def _check_seeds(text_or_seeds) -> str | tuple[tuple[object, np.float32], ...]:
                         f"node id -> weight, got {type(text_or_seeds).__name__}")
     pairs = []
     for node, weight in items:
-        if isinstance(node, bool) or not isinstance(node, str | int):
+        if isinstance(node, bool | np.bool_) or not isinstance(node, str | int | np.integer):
             raise TypeError(f"seed {node!r}: a node is an id (str) or an index (int)")
+        node = node if isinstance(node, str) else int(node)
         pairs.append((node, as_float32_scalar(f"seed weight of {node!r}", weight)))
     return tuple(pairs)
 
@@ -121,14 +122,11 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _run_graph(graph: ConceptGraph, seeds, params: dict, multipliers: Mapping,
-               policy: DispatchPolicy) -> _Outcome:
+def _run_graph(plan: QueryPlan, seeds, policy: DispatchPolicy) -> _Outcome:
     counters = new_counters()
-    view = graph.with_relation_multipliers(multipliers)
-    plan = QueryPlan(view, policy.backend, **params)
-    nodes, weights = _graph_seeds(view, seeds)
+    nodes, weights = _graph_seeds(plan.graph, seeds)
     if nodes.size == 0:
-        empty = T1Result(nodes[:0].copy(), np.zeros(0, np.float32), zero_metrics(), policy.backend, view)
+        empty = T1Result(nodes, np.zeros(0, np.float32), zero_metrics(), policy.backend, plan.graph)
         return _Outcome(empty, counters)
     try:
         return _Outcome(dispatch(plan, nodes, weights, policy, counters), counters)
@@ -147,20 +145,25 @@ def _workers(config: Mapping, n_graphs: int) -> int:
 def merge(results: Sequence[T1Result], counters: Sequence[Mapping]) -> tuple[dict, dict]:
     """Merged metrics and merged deltas of per-graph results, in graph order."""
     metrics = zero_metrics()
-    merged: dict = {}
+    slots: dict = {}  # node id -> position in the merged order (first appearance)
+    positions: list[int] = []
     for result in results:
         for name, value in result.metrics.items():
             metrics[name] = max(metrics[name], value) if name == "_max_delta_local" else metrics[name] + value
-        for index, value in zip(result.nodes.tolist(), result.values, strict=True):
-            node = result.graph.node_id(index)
-            merged[node] = merged[node] + value if node in merged else value
+        ids = result.graph.node_ids
+        nodes = result.nodes.tolist()
+        positions.extend(slots.setdefault(node, len(slots)) for node in (nodes if ids is None else
+                                                                        [ids[i] for i in nodes]))
+    acc = np.zeros(len(slots), dtype=np.float32)
+    if results:  # ufunc.at adds unbuffered, in index order, in float32: the graph-order sum
+        np.add.at(acc, np.array(positions, dtype=np.intp), np.concatenate([r.values for r in results]))
     metrics["graphs_touched"] = sum(1 for r in results if r.metrics["pops"] > 0)
     native_t1 = new_counters()
     for c in counters:
         for name, value in c.items():
             native_t1[name] += value
     metrics["native_t1"] = native_t1
-    return metrics, {node: float(value) for node, value in merged.items()}
+    return metrics, dict(zip(slots, acc.tolist(), strict=True))
 
 
 def _append_jsonl(log_dir: str, name: str, records: list[dict]) -> None:
@@ -186,8 +189,8 @@ def run_turn(
     """Run T1 for one turn over ``graphs`` (a ConceptGraph or a sequence of them).
 
     ``text_or_seeds``: text (each graph seeds from its labels, spec §7), a sequence of node
-    ids (weight 1.0) or a mapping node id -> weight; explicit ids a graph does not hold are
-    skipped for that graph. ``config``: a path, a mapping or None (see :func:`load_config`).
+    ids (str) or indices (int), weight 1.0, or a mapping of them to weights; a seed a graph does
+    not hold is skipped for that graph. ``config``: a path, a mapping or None (see :func:`load_config`).
     Graphs run serially, or on threads when ``perf.parallel.enabled`` and ``perf.parallel.t1``
     (identical results). ``backend`` and ``native_only`` as in :mod:`clematis.dispatch`.
     With ``log_dir`` (default: env ``CLEMATIS_LOG_DIR``), each dispatch that bumps a counter
@@ -202,22 +205,22 @@ def run_turn(
     config = load_config(config)
     policy = DispatchPolicy.from_config(config, backend, native_only)
     params = query_params(config)
-    for graph in graphs:  # validates every parameter before any work
-        QueryPlan(graph, policy.backend, **params)
     multipliers = config["t1"]["edge_type_mult"]
+    plans = [QueryPlan(graph.with_relation_multipliers(multipliers), policy.backend, **params)
+             for graph in graphs]  # validates every parameter before any work
     log_dir = log_dir if log_dir is not None else os.environ.get(ENV_LOG_DIR) or None
 
-    def job(graph: ConceptGraph) -> _Outcome:
-        return _run_graph(graph, seeds, params, multipliers, policy)
+    def job(plan: QueryPlan) -> _Outcome:
+        return _run_graph(plan, seeds, policy)
 
-    workers = _workers(config, len(graphs))
+    workers = _workers(config, len(plans))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clematis-t1") as pool:
-            outcomes = list(pool.map(job, graphs))
+            outcomes = list(pool.map(job, plans))
     else:
         outcomes = []
-        for graph in graphs:
-            outcomes.append(job(graph))
+        for plan in plans:
+            outcomes.append(job(plan))
             if outcomes[-1].error is not None:
                 break
     failed = next((i for i, o in enumerate(outcomes) if o.error is not None), None)

@@ -194,3 +194,22 @@ def test_run_smoke_turn_runs_the_demo_text_on_the_demo_graph(demo_graph, tmp_pat
 def test_bad_arguments_raise_before_work(demo_graph, call, error, match):
     with pytest.raises(error, match=match):
         call(demo_graph)
+
+
+def test_graph_membership_by_id_or_index(demo_graph):
+    assert "garden:clematis" in demo_graph and "garden:nothing" not in demo_graph
+    assert 0 in demo_graph and np.int64(252) in demo_graph
+    assert 253 not in demo_graph and -1 not in demo_graph and True not in demo_graph and 1.0 not in demo_graph
+
+
+def test_relations_the_config_does_not_name_keep_the_graph_multiplier():
+    g = clematis.ConceptGraph.from_edges([("a", "b", 1.0, "causes"), ("b", "c", 1.0, "supports")],
+                                         relation_multipliers={"causes": 0.3})
+    assert g.with_relation_multipliers({"supports": 1.0, "associates": 0.6}) is g
+    view = g.with_relation_multipliers({"supports": 0.5})
+    assert view.relation_multipliers == {"causes": 0.3, "supports": 0.5}
+    np.testing.assert_array_equal(view.arrays.rel_mult, np.array([0.3, 0.5], np.float32))
+    assert view.arrays.rel_code is g.arrays.rel_code
+    turn = clematis.run_turn(g, ["a"], {"t1": {"edge_type_mult": {"supports": 0.5}}})
+    expected = np.float32(np.float32(0.3) * np.float32(0.6))  # weight 1 * mult 0.3 * decay(1) = 0.6
+    assert turn.merged["b"] == float(expected)
