@@ -56,12 +56,10 @@ def _options(args) -> RunOptions:
         if backend == "python":
             raise CommandError("--native-only requires --backend native")
         backend = "native"
-        missing = [name for name, ok, why in (
-            ("T1", _backend.native_available(), _backend.import_error),
-            ("GEL", _backend.gel_native_available(), _backend.gel_import_error)) if not ok]
+        missing = [f"{name} ({why})" for name, why in (("T1", _backend.import_error),
+                                                       ("GEL", _backend.gel_import_error)) if why]
         if missing:
-            raise CommandError(f"--native-only: the compiled {' and '.join(missing)} kernel(s) "
-                               f"cannot be imported ({_backend.import_error or _backend.gel_import_error})")
+            raise CommandError(f"--native-only: compiled kernel(s) not importable: {', '.join(missing)}")
     return RunOptions(backend=backend, native_only=args.native_only, workers=args.workers)
 
 
@@ -113,8 +111,8 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
                         help="default: config and environment, else native when compiled")
     parser.add_argument("--native-only", action="store_true",
                         help="require the compiled kernels; fail instead of falling back to Python")
-    parser.add_argument("--workers", type=_count, default=1, metavar="N",
-                        help="threads for T1 across graphs; 0 = all CPUs (default 1)")
+    parser.add_argument("--workers", type=_count, default=None, metavar="N",
+                        help="threads for T1 across graphs; 0 = all CPUs (default: config perf.parallel)")
 
 
 def build_parser() -> argparse.ArgumentParser:

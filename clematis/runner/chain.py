@@ -8,6 +8,7 @@ work starts.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -22,6 +23,7 @@ from ..api import T1Result
 from ..gel import gel_factor, run_decay
 from ..graph import ConceptGraph
 from ..seeding import seeds_from_text
+from ..stage import merge, run_turn
 from .artifacts import ARTIFACTS_DIR, STATE_DIR, TIMINGS_DIR, RunStore
 from .dataset import GRAPHS_DIR, Dataset
 
@@ -68,11 +70,12 @@ class StageFailed(RuntimeError):
 @dataclass(frozen=True)
 class RunOptions:
     """``backend`` None resolves per stage (config, environment); ``native_only`` fails instead of
-    falling back; ``workers`` threads for T1 across graphs (0 = all CPUs)."""
+    falling back; ``workers`` threads for T1 across graphs (0 = all CPUs, None = the config's
+    ``perf.parallel``)."""
 
     backend: str | None = None
     native_only: bool = False
-    workers: int = 1
+    workers: int | None = None
 
 
 def check_step_range(start: int, end: int) -> None:
@@ -200,8 +203,6 @@ class ChainRun:
         return {}
 
     def stage3(self, turn: int) -> dict:
-        from ..stage import run_turn
-
         reads, writes = step_io(self.dataset, 3, turn)
         query = self.store.read_json(reads[0])["query"]
         result = run_turn(self.graphs(turn), query.get("text", query.get("seeds")), self.config, turn=turn,
@@ -214,8 +215,6 @@ class ChainRun:
                 "native_t1": result.metrics["native_t1"]}
 
     def stage4(self, turn: int) -> dict:
-        from ..stage import merge
-
         reads, writes = step_io(self.dataset, 4, turn)
         propagated = self.store.read_json(reads[0])["graphs"]
         graphs = self.graphs(0)  # ids and labels do not change between turns
@@ -223,6 +222,7 @@ class ChainRun:
         for name, graph in zip(self.dataset.graph_names, graphs, strict=True):
             saved = propagated[name]
             nodes = np.array([graph.index_of(n) for n in saved["nodes"]], dtype=graph.arrays.indptr.dtype)
+            # rebuilt from the artifact (float32 values round-trip exactly); merge ignores the backend
             results.append(T1Result(nodes, np.array(saved["values"], dtype=np.float32), saved["metrics"],
                                     "artifact", graph))
         metrics, merged = merge(results, [])
@@ -263,18 +263,21 @@ class ChainRun:
             raise StageFailed(STAGES[stage - 1], turn, exc) from exc
 
 
-def with_workers(config: dict, workers: int) -> dict:
-    """``config`` with ``perf.parallel`` set for ``workers`` threads (0 = all CPUs)."""
-    if workers == 1:
+def with_workers(config: dict, workers: int | None) -> dict:
+    """``config`` with ``perf.parallel`` set for ``workers`` threads (None: unchanged)."""
+    if workers is None:
         return config
     perf = dict(config.get("perf", {}))
     perf["parallel"] = {**perf.get("parallel", {}), "enabled": True, "t1": True, "max_workers": workers}
     return {**config, "perf": perf}
 
 
-def resolve_workers(workers: int) -> int:
+def resolve_workers(workers: int | None) -> int | None:
+    """0 becomes the number of CPUs visible to the process; None stays None."""
+    if workers is None:
+        return None
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
+        raise ValueError(f"workers must be an integer >= 0 or None, got {workers!r}")
     return workers or len(os.sched_getaffinity(0))
 
 
@@ -285,7 +288,7 @@ def run_chain(dataset: Dataset, start: int, end: int, options: RunOptions, *, pr
     ``timings/stages.json``. Raises :class:`StageFailed` (the dataset is then left unchanged).
     """
     steps = plan(dataset, start, end)
-    options = RunOptions(options.backend, options.native_only, resolve_workers(options.workers))
+    options = dataclasses.replace(options, workers=resolve_workers(options.workers))
     store = RunStore(dataset.root)
     run = ChainRun(dataset, store, options)
     timings, report = [], []
