@@ -116,7 +116,8 @@ def test_python_and_native_backends_give_identical_artifacts(workdir):
 
 def test_generated_dataset_python_native_and_workers_agree(workdir, generated_golden):
     native = fresh(workdir, "gen_native")
-    out = ok("run", "--dataset", native, "--backend", "native", "--native-only", "--workers", "0", cwd=workdir)
+    out = ok("run", "--dataset", native, "--backend", "native", "--native-only", "--workers", "0",
+             cwd=workdir)
     assert out["workers"] == len(os.sched_getaffinity(0)) and out["native_only"] is True
     assert artifacts(native) == artifacts(generated_golden)
 
