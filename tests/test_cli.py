@@ -312,6 +312,10 @@ def test_verify_refuses_to_delete_an_unrelated_directory(workdir, generated_gold
                     cwd=workdir)
     assert "refusing" in message
     assert (unrelated / "notes.txt").read_text() == "keep me"
+    before = tree(generated_golden)
+    message = error("verify", "--dataset", source, "--golden", generated_golden, "--run", generated_golden,
+                    cwd=workdir)
+    assert "outside the golden" in message and tree(generated_golden) == before
 
 
 def test_native_only_with_the_python_backend_is_refused(workdir):

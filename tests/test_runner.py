@@ -84,6 +84,19 @@ def test_run_chain_does_not_touch_graphs_it_was_given(tmp_path):
     assert (root / "graphs/demo.npz").read_bytes() == before
 
 
+def test_library_entry_points_check_their_arguments(tmp_path):
+    dataset = open_dataset(write_demo_dataset(tmp_path / "demo"))
+    with pytest.raises(TypeError, match="dataset must be a Dataset"):
+        run_chain(str(tmp_path / "demo"), 1, 5, RunOptions())
+    with pytest.raises(TypeError, match="start step"):
+        run_chain(dataset, "1", 5, RunOptions())
+    with pytest.raises(ValueError, match="backend"):
+        RunOptions(backend="cuda")
+    with pytest.raises(ValueError, match="workers"):
+        RunOptions(workers=-1)
+    assert not (tmp_path / "demo" / "artifacts").exists()
+
+
 def test_diff_json_compares_floats_at_tolerance_and_the_rest_exactly():
     assert diff_json({"a": [1.0, 2]}, {"a": [1.0 + 1e-7, 2]}, 1e-6, 1e-5) == []
     assert diff_json(100.0, 100.0005, 0.0, 1e-5) == []

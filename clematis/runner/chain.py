@@ -77,9 +77,17 @@ class RunOptions:
     native_only: bool = False
     workers: int | None = None
 
+    def __post_init__(self) -> None:
+        _backend.check_backend_name(self.backend)
+        if not isinstance(self.native_only, bool):
+            raise TypeError(f"native_only must be a bool, got {self.native_only!r}")
+        resolve_workers(self.workers)
+
 
 def check_step_range(start: int, end: int) -> None:
     for name, value in (("start step", start), ("end step", end)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {value!r}")
         if not FIRST_STAGE <= value <= LAST_STAGE:
             raise ValueError(f"{name} must be in {FIRST_STAGE}..{LAST_STAGE}, got {value}")
     if start > end:
@@ -287,6 +295,8 @@ def run_chain(dataset: Dataset, start: int, end: int, options: RunOptions, *, pr
     Returns the run report (steps with what they wrote and which backend ran); timings go to
     ``timings/stages.json``. Raises :class:`StageFailed` (the dataset is then left unchanged).
     """
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a Dataset (see open_dataset), got {type(dataset).__name__}")
     steps = plan(dataset, start, end)
     options = dataclasses.replace(options, workers=resolve_workers(options.workers))
     store = RunStore(dataset.root)

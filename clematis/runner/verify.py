@@ -75,13 +75,14 @@ def compare_artifacts(golden_root: Path, run_root: Path, tol: dict) -> list[dict
     return results
 
 
-def prepare_run_copy(source: Path, run: Path) -> None:
-    """A clean copy of the dataset's inputs at ``run`` (anything there before is removed)."""
-    src, dst = source.resolve(), run.resolve()
-    for a, b in ((src, dst), (dst, src)):
-        if a == b or a in b.parents:
-            raise DatasetError(f"the run directory {os.fspath(run)!r} must be outside the source dataset "
-                               f"{os.fspath(source)!r} and not contain it")
+def prepare_run_copy(source: Path, run: Path, golden: Path) -> None:
+    """A clean copy of the dataset's inputs at ``run`` (a previous run copy there is removed)."""
+    dst = run.resolve()
+    for role, other in (("source dataset", source), ("golden", golden)):
+        kept = other.resolve()
+        if kept == dst or kept in dst.parents or dst in kept.parents:
+            raise DatasetError(f"the run directory {os.fspath(run)!r} must be outside the {role} "
+                               f"{os.fspath(other)!r} and not contain it")
     looks_like_copy = (run / CONFIG_FILE).exists() or (run / REPORTS_DIR).exists()
     if run.is_dir() and any(run.iterdir()) and not looks_like_copy:
         raise DatasetError(f"the run directory {os.fspath(run)!r} is not empty and is not a dataset copy; "
@@ -105,7 +106,7 @@ def verify(source: str | os.PathLike, golden: str | os.PathLike, run: str | os.P
     if not (golden / ARTIFACTS_DIR).is_dir():
         raise DatasetError(f"golden {os.fspath(golden)!r} has no {ARTIFACTS_DIR}/ "
                            "(run the chain on it first)")
-    prepare_run_copy(source, run)
+    prepare_run_copy(source, run, golden)
     reports = run / REPORTS_DIR
 
     def write(name: str, obj) -> None:
