@@ -116,7 +116,8 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog=PROG, description="Run the clematis chain over a dataset, report stage "
+                           "coverage, debug one stage, gate a build against a golden run (docs/runner.md).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run stages A..B of the chain over a dataset")
