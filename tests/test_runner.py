@@ -38,7 +38,8 @@ def test_generator_is_deterministic(tmp_path):
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [({"nodes": 0}, "nodes"), ({"edges": -1}, "edges"),
-                                              ({"turns": 1.5}, "turns"), ({"seed": True}, "seed")])
+                                              ({"turns": 1.5}, "turns"), ({"seed": True}, "seed"),
+                                              ({"gel_rate": 1.5}, "gel_rate")])
 def test_generator_refuses_bad_arguments(tmp_path, kwargs, name):
     with pytest.raises(ValueError, match=name):
         generate_dataset(tmp_path / "x", **kwargs)

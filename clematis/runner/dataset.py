@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import as_unit_interval
 from ..config import load_config
 from ..datasets import demo_graph_records, load_demo_graph
 from ..graph import DEFAULT_RELATION_MULTIPLIERS, ConceptGraph
@@ -129,6 +130,7 @@ def generate_dataset(root: str | os.PathLike, *, nodes: int = 1000, edges: int =
                              ("graphs", graphs, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    as_unit_interval("gel_rate", gel_rate)
     rng = np.random.default_rng(seed)
     ids = [f"n{i:06d}" for i in range(nodes)]
     syllables = rng.integers(0, len(SYLLABLES), (nodes, 3))
