@@ -29,7 +29,7 @@ extensions = [
         [f"clematis/_kernels/{name}.pyx"],
         extra_compile_args=COMPILE_ARGS,
     )
-    for name in ("_t1",)
+    for name in ("_t1", "_gel")
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))

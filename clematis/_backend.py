@@ -1,4 +1,4 @@
-"""The one place that imports the compiled T1 kernel and decides which backend runs.
+"""The one place that imports the compiled kernels (T1 and GEL) and decides which backend runs.
 
 Blocking ``clematis._kernels._t1`` (e.g. ``sys.modules["clematis._kernels._t1"] = None``) before
 importing clematis makes the whole package fall back to the Python reference.
@@ -151,3 +151,42 @@ def resolve_backend(backend: str | None = None, config: Mapping | None = None) -
     if choice.import_failed:
         warn_import_failed()
     return choice.backend
+
+
+# ---- GEL edge-weight decay kernel (clematis._kernels._gel) ------------------------------------
+
+GEL_ENV = "PERF_NATIVE_GEL_ENABLED"
+gel_logger = logging.getLogger("clematis.native.gel")
+
+try:
+    from ._kernels import _gel as gel_module
+except ImportError as exc:
+    gel_module = None
+    gel_import_error: str | None = f"{type(exc).__name__}: {exc}"
+else:
+    gel_import_error = None
+
+
+def gel_native_available() -> bool:
+    """True iff the compiled GEL kernel imported."""
+    return gel_module is not None
+
+
+def resolve_gel_backend(backend: str | None = None, config: Mapping | None = None) -> str:
+    """The GEL backend: the argument, else env ``PERF_NATIVE_GEL_ENABLED`` (1/0), else the
+    config's ``perf.native.gel.enabled``, else native when the kernel imports.
+
+    Native requested but not importable runs Python and logs ``gel_import_failed`` (WARNING) once.
+    """
+    check_backend_name(backend)
+    if backend is None:
+        env = _env_flag(GEL_ENV)
+        enabled = env if env is not None else (
+            (((config or {}).get("perf") or {}).get("native") or {}).get("gel") or {}).get("enabled", True)
+        backend = "native" if enabled else "python"
+    if backend == "python" or gel_module is not None:
+        return backend
+    log_once("gel_import_failed", logging.WARNING,
+             "native GEL kernel requested but not importable (%s); using the Python reference",
+             gel_import_error, log=gel_logger)
+    return "python"

@@ -143,6 +143,11 @@ def _as_1d(name: str, array, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def as_float32_array(name: str, array) -> np.ndarray:
+    """A contiguous 1-D array of finite float32 values (no copy when already one)."""
+    return _as_1d(name, array, np.float32)
+
+
 def index_dtype_of(indptr, indices) -> np.dtype:
     """int64 when either CSR index array is int64, else int32."""
     dtypes = {np.asarray(indptr).dtype, np.asarray(indices).dtype}

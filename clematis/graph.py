@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -165,6 +166,16 @@ class ConceptGraph:
             relations=list(relations) or ["supports"],
             relation_multipliers=multipliers,
         )
+
+    def with_weights(self, weights) -> ConceptGraph:
+        """A new graph with the same structure, ids and relations and new edge weights
+        (one finite float32 per stored edge, copied); this graph is left as it is."""
+        a = self.arrays
+        checked = validate_graph_arrays(a.indptr, a.indices, weights, a.rel_code, a.rel_mult, a.key_rank)
+        owned = checked.weights.copy()
+        owned.flags.writeable = False
+        return ConceptGraph(dataclasses.replace(a, weights=owned), self.node_ids, self.labels,
+                            self.relations, self.relation_multipliers)
 
     # ---- lookups ----------------------------------------------------------------------------
 
