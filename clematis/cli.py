@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import _backend
@@ -167,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"{exc} (nothing was written to the dataset)", 1)
     except (CommandError, ValueError, TypeError, OSError, _backend.NativeUnavailableError) as exc:
         fail(str(exc), 2)
-    print(json.dumps(output, indent=1, sort_keys=True))
+    try:
+        print(json.dumps(output, indent=1, sort_keys=True), flush=True)
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return status
 
 

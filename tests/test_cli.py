@@ -326,3 +326,16 @@ def test_native_only_with_the_python_backend_is_refused(workdir):
 
 def test_demo_dataset_into_a_non_empty_directory_is_refused(workdir, demo_run):
     assert "not an empty directory" in error("demo-dataset", demo_run, cwd=workdir)
+
+
+def test_output_closed_early_is_not_an_error(tmp_path):
+    """`clematis-native ... | head -c 1` must not end in a BrokenPipeError traceback."""
+    script = Path(sys.executable).with_name("clematis-native")
+    dataset = tmp_path / "ds"
+    subprocess.run([script, "generate", dataset, "--nodes", "30", "--edges", "60", "--turns", "400"],
+                   capture_output=True, check=True)
+    # the dry-run plan of 400 turns is far larger than a pipe buffer
+    proc = subprocess.run(f"'{script}' run --dataset '{dataset}' --dry-run | head -c 1",
+                          shell=True, capture_output=True, text=True, check=False)
+    assert proc.stdout == "{"
+    assert "Traceback" not in proc.stderr, proc.stderr
