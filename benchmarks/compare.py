@@ -7,8 +7,8 @@
 Every pair is first checked to return identical nodes, float32 bits and metrics. Timings are
 the median of interleaved repeats of the kernel call path only (``QueryPlan.run`` for clematis,
 the ctypes call for C), inputs prepared outside the timed region. Where valgrind is installed,
-callgrind instruction counts of the two kernels follow (repeatable on a noisy machine); where
-hardware counters work, ``perf stat`` instruction counts too.
+callgrind instruction counts and simulated cache misses of the two kernels follow (repeatable on
+a noisy machine); where hardware counters work, ``perf stat`` instruction counts too.
 """
 
 from __future__ import annotations
@@ -97,56 +97,66 @@ def compare(name: str, other: Callable, native: Callable, k: int,
     print(f"  native is {ratio:.2f}x faster than {name}  (target: {target})")
 
 
-def callgrind_instructions(backend: str, k: int, library: Path, workdir: Path) -> int:
-    """Instructions executed inside one compiled call of ``backend`` (callgrind)."""
+def callgrind_counts(backend: str, k: int, library: Path, workdir: Path) -> dict[str, int]:
+    """Instructions and simulated cache misses inside one compiled call of ``backend``."""
     out = workdir / f"callgrind.{backend}.out"
     subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+        ["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--callgrind-out-file={out}",
          f"--toggle-collect={KERNEL_SYMBOLS[backend]}", sys.executable, __file__,
          "--worker", backend, "--seeds", str(k), "--library", str(library)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    match = re.search(r"^(?:totals|summary): (\d+)", out.read_text(), re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"no instruction total in {out}")
-    return int(match.group(1))
+    text = out.read_text()
+    events = re.search(r"^events: (.+)$", text, re.MULTILINE)
+    totals = re.search(r"^(?:totals|summary): (.+)$", text, re.MULTILINE)
+    if events is None or totals is None:
+        raise RuntimeError(f"no event totals in {out}")
+    counts = dict(zip(events.group(1).split(), map(int, totals.group(1).split()), strict=False))
+    return {
+        "instructions": counts["Ir"],
+        "L1 data misses": counts.get("D1mr", 0) + counts.get("D1mw", 0),
+        "last-level data misses": counts.get("DLmr", 0) + counts.get("DLmw", 0),
+    }
 
 
-def perf_stat_instructions(backend: str, k: int, library: Path, queries: int) -> int | None:
-    """Instructions of a worker process running ``queries`` queries (None when perf cannot count)."""
+def perf_counts_instructions() -> bool:
+    """True when ``perf stat`` can count instructions here (hardware counters available)."""
+    result = subprocess.run(["perf", "stat", "-x,", "-e", "instructions", "true"],
+                            capture_output=True, text=True)
+    return any(line.split(",")[0].isdigit() for line in result.stderr.splitlines())
+
+
+def perf_stat_instructions(backend: str, k: int, library: Path, queries: int) -> int:
+    """Instructions of a worker process running ``queries`` queries."""
     result = subprocess.run(
         ["perf", "stat", "-x,", "-e", "instructions", sys.executable, __file__, "--worker", backend,
          "--seeds", str(k), "--library", str(library), "--queries", str(queries)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=True,
     )
     for line in result.stderr.splitlines():
         fields = line.split(",")
-        if len(fields) > 2 and fields[2].startswith("instructions"):
-            return int(fields[0]) if fields[0].isdigit() else None
-    return None
+        if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+            return int(fields[0])
+    raise RuntimeError(f"perf stat printed no instruction count:\n{result.stderr}")
 
 
 def report_instruction_counts(k: int, library: Path) -> None:
     if shutil.which("valgrind"):
         with tempfile.TemporaryDirectory() as tmp:
-            counts = {b: callgrind_instructions(b, k, library, Path(tmp)) for b in KERNEL_SYMBOLS}
-        print(f"\ncallgrind, seeds 0..{k - 1}, instructions in one compiled call:")
-        print(f"  native  {counts['native']:15,}")
-        print(f"  c       {counts['c']:15,}")
-        print(f"  C executes {counts['c'] / counts['native']:.2f}x the instructions of native")
+            counts = {b: callgrind_counts(b, k, library, Path(tmp)) for b in KERNEL_SYMBOLS}
+        print(f"\ncallgrind (cache simulation on), seeds 0..{k - 1}, one compiled call:")
+        print(f"  {'':24} {'native':>15} {'c':>15} {'c / native':>10}")
+        for event, native in counts["native"].items():
+            c = counts["c"][event]
+            print(f"  {event:24} {native:15,} {c:15,} {c / native if native else float('nan'):10.2f}")
     else:
         print("\ncallgrind: valgrind not installed, skipped")
-    if not shutil.which("perf"):
-        print("perf stat: perf not installed, skipped")
+    if not shutil.which("perf") or not perf_counts_instructions():
+        print("perf stat: no hardware instruction counter here (or perf missing), skipped")
         return
     # the difference of 3 queries and 1 query cancels start-up and graph building
-    per_query = {}
-    for backend in KERNEL_SYMBOLS:
-        many, one = (perf_stat_instructions(backend, k, library, q) for q in (3, 1))
-        if many is None or one is None:
-            print("perf stat: the instructions counter is not supported here, skipped")
-            return
-        per_query[backend] = (many - one) / 2
+    per_query = {b: (perf_stat_instructions(b, k, library, 3) - perf_stat_instructions(b, k, library, 1)) / 2
+                 for b in KERNEL_SYMBOLS}
     print(f"perf stat, seeds 0..{k - 1}, instructions per query (incl. Python call path): "
           f"native {per_query['native']:,.0f}, c {per_query['c']:,.0f}, "
           f"ratio {per_query['c'] / per_query['native']:.2f}")
