@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from c_baseline import CBaseline, build_library, compiler
-from t1_workloads import first_seeds, scaled_smoke_graph, smoke_graph
+from t1_workloads import first_seeds, padded_smoke_graph, smoke_graph
 
 from clematis import ConceptGraph
 from clematis.api import QueryPlan
@@ -25,14 +25,18 @@ def smoke() -> ConceptGraph:
     return smoke_graph()
 
 
+ONE_SEED_BASE_NODES = 10_000
+
+
 @pytest.fixture(scope="session")
 def graph_of_size() -> Callable[[int], ConceptGraph]:
-    """Smoke-shaped graphs by node count, built once per session."""
+    """A 10k-node smoke-shaped graph padded with a disjoint part to ``n`` nodes (built once):
+    seed 0 does the same work whatever ``n`` is."""
     graphs: dict[int, ConceptGraph] = {}
 
     def get(n: int) -> ConceptGraph:
         if n not in graphs:
-            graphs[n] = scaled_smoke_graph(n)
+            graphs[n] = padded_smoke_graph(ONE_SEED_BASE_NODES, n)
         return graphs[n]
 
     return get
