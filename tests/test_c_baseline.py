@@ -20,7 +20,11 @@ from clematis.api import QueryPlan
 pytestmark = pytest.mark.skipif(compiler() is None,
                                 reason="no C compiler (gcc or $CC) to build the benchmark baseline")
 
-TIE_PRONE_WEIGHTS = st.sampled_from([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 0.7])
+SEED_WEIGHTS = st.sampled_from([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 0.7])
+# Few distinct values make priority ties likely. Walks are not bounded by the radius (it caps the
+# smallest known distance), so the work must fade instead: out-degree <= 2 and
+# |weight * multiplier * decay| <= 0.3 keep every query small.
+EDGE_WEIGHTS = st.sampled_from([-0.5, -0.25, 0.0, 0.25, 0.5, 0.35])
 
 
 @pytest.fixture(scope="module")
@@ -85,22 +89,22 @@ def test_skip_threshold_is_compared_in_double(library):
 @st.composite
 def graphs_and_queries(draw):
     n = draw(st.integers(1, 9))
-    rows = [draw(st.lists(st.integers(0, n - 1), max_size=4)) for _ in range(n)]
+    rows = [draw(st.lists(st.integers(0, n - 1), max_size=2)) for _ in range(n)]
     indptr = np.cumsum([0] + [len(r) for r in rows]).astype(np.int32)
     indices = np.array([v for r in rows for v in r], dtype=np.int32)
     m = indices.shape[0]
-    weights = np.array(draw(st.lists(TIE_PRONE_WEIGHTS, min_size=m, max_size=m)), dtype=np.float32)
+    weights = np.array(draw(st.lists(EDGE_WEIGHTS, min_size=m, max_size=m)), dtype=np.float32)
     rel_code = np.array(draw(st.lists(st.integers(0, 2), min_size=m, max_size=m)), dtype=np.int32)
     ids = draw(st.permutations([f"n{i:02d}" for i in range(n)]))
     graph = ConceptGraph.from_csr(sp.csr_array((weights, indices, indptr), shape=(n, n)),
                                   rel_code=rel_code, node_ids=ids)
     seeds = draw(st.lists(st.integers(0, n - 1), max_size=4))
-    seed_weights = draw(st.lists(TIE_PRONE_WEIGHTS, min_size=len(seeds), max_size=len(seeds)))
+    seed_weights = draw(st.lists(SEED_WEIGHTS, min_size=len(seeds), max_size=len(seeds)))
     params = {
         "radius_cap": draw(st.integers(0, 4)),
         "iter_cap_layers": draw(st.integers(0, 4)),
         "node_budget": draw(st.sampled_from([0.3, 1.0, 1.5, 4.0])),
-        "rate": draw(st.sampled_from([0.6, 0.9, 0.3])),  # < 1: every walk fades out
+        "rate": draw(st.sampled_from([0.6, 0.3])),
     }
     return graph, seeds, seed_weights, params
 
