@@ -71,7 +71,7 @@ def seed_batch(plan: QueryPlan, seed_sets: Iterable) -> SeedBatch:
                      np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32))
 
 
-def run_chunk(graph: ConceptGraph, chunk: SeedBatch, decay: np.ndarray, params: T1Params,
+def run_chunk(chunk: SeedBatch, graph: ConceptGraph, decay: np.ndarray, params: T1Params,
               backend: str) -> list[tuple[np.ndarray, np.ndarray, dict]]:
     """``(nodes, values, metrics)`` of every query of ``chunk``, in one kernel call."""
     return run_batch(graph.arrays, chunk.ptr, chunk.nodes, chunk.weights, decay, params, backend,
@@ -115,7 +115,7 @@ def propagate_many(
 
     def run(chunk: SeedBatch) -> list[T1Result]:
         return [T1Result(*output, plan.backend, graph)
-                for output in run_chunk(graph, chunk, plan.decay, plan.params, plan.backend)]
+                for output in run_chunk(chunk, graph, plan.decay, plan.params, plan.backend)]
 
     results: list[T1Result] = []
     with tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar:
