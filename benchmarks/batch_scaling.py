@@ -60,11 +60,13 @@ def main() -> None:
           f"{args.seeds} seeds (~{pops:.0f} pops each); backend native")
 
     rates: dict[int, list[float]] = {1: [], 2: []}
+    cpu_per_query: dict[int, list[float]] = {1: [], 2: []}
     for rnd in range(args.rounds):
         busy = {}
         for workers in (1, 2):
             rate, busy[workers] = timed(graph, seed_sets, workers, params)
             rates[workers].append(rate)
+            cpu_per_query[workers].append(busy[workers] / rate)
         print(f"round {rnd + 1}: workers=1 {rates[1][-1]:7.0f} q/s ({busy[1]:.2f} cores busy)   "
               f"workers=2 {rates[2][-1]:7.0f} q/s ({busy[2]:.2f} cores busy)   "
               f"ratio {rates[2][-1] / rates[1][-1]:.2f}   load avg {os.getloadavg()[0]:.1f}")
@@ -72,6 +74,9 @@ def main() -> None:
     ratios = [b / a for a, b in zip(rates[1], rates[2], strict=True)]
     print(f"median: workers=1 {one:.0f} q/s, workers=2 {two:.0f} q/s, ratio {two / one:.2f} "
           f"(per-round ratios {min(ratios):.2f} .. {max(ratios):.2f})")
+    cpu_one, cpu_two = statistics.median(cpu_per_query[1]), statistics.median(cpu_per_query[2])
+    print(f"CPU time per query: workers=1 {cpu_one * 1e3:.2f} ms, workers=2 {cpu_two * 1e3:.2f} ms "
+          f"(equal when the threads do not slow each other down)")
 
 
 if __name__ == "__main__":
