@@ -27,9 +27,18 @@ def test_same_bits_as_the_local_call(demo_graph, client, params):
     assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, **params))
 
 
-def test_both_workers_run_chunks(demo_graph, client):
+def test_graph_is_sent_once_and_both_workers_run_chunks(demo_graph, client, monkeypatch):
+    scatters = []
+    real_scatter = client.scatter
+
+    def counting_scatter(data, **kwargs):
+        scatters.append((type(data).__name__, kwargs.get("broadcast")))
+        return real_scatter(data, **kwargs)
+
+    monkeypatch.setattr(client, "scatter", counting_scatter)
     seed_sets = [[i] for i in range(40)]
     clematis.dask.propagate_many(demo_graph, seed_sets, client=client, chunk_size=2, queue_budget=50)
+    assert scatters == [("ConceptGraph", True)]
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
 
