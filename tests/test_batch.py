@@ -196,6 +196,15 @@ def test_kernel_refuses_inconsistent_seed_offsets(demo_graph):
                                 4, 50, 1.5, 0, 0, 0, 0, 0)
 
 
+def test_kernel_runs_a_batch_of_no_queries(demo_graph):
+    a = demo_graph.arrays
+    nodes, values, offsets, counters = _t1.propagate_batch(
+        a.indptr, a.indices, a.weights, a.rel_mult, a.key_rank, np.zeros(1, np.int64),
+        np.zeros(0, a.indptr.dtype), np.zeros(0, np.float32), np.ones(5, np.float32),
+        _t1.Workspace(demo_graph.n_nodes), 4, 50, 1.5, 0, 0, 0, 0, 0)
+    assert (nodes.shape, values.shape, offsets.tolist(), counters.shape) == ((0,), (0,), [0], (0,))
+
+
 def test_concept_graph_pickles_without_its_scratch_state(demo_graph):
     assert demo_graph.label_scan_order  # computed and cached: must not travel with the pickle
     copy = pickle.loads(pickle.dumps(demo_graph))
