@@ -16,8 +16,8 @@ from ._validation import T1Params, as_count
 from .api import QueryPlan, T1Result
 from .graph import ConceptGraph
 
-MAX_CHUNK = 64         # queries per kernel call: small enough to balance threads and feed progress
-CHUNKS_PER_WORKER = 16
+MAX_CHUNK = 64     # queries per kernel call at most: keeps the progress bar moving
+GUIDED_SHARES = 4  # a chunk takes 1 / (GUIDED_SHARES * workers) of the queries still to run
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,25 @@ class SeedBatch:
     def __len__(self) -> int:
         return self.ptr.shape[0] - 1
 
+    def slice(self, start: int, stop: int) -> SeedBatch:
+        """Queries ``start .. stop - 1``."""
+        a, b = self.ptr[start], self.ptr[stop]
+        return SeedBatch(self.ptr[start:stop + 1] - a, self.nodes[a:b], self.weights[a:b])
+
     def chunks(self, size: int) -> list[SeedBatch]:
         """Consecutive sub-batches of ``size`` queries (the last may be shorter)."""
-        out = []
-        for start in range(0, len(self), size):
-            stop = min(start + size, len(self))
-            a, b = self.ptr[start], self.ptr[stop]
-            out.append(SeedBatch(self.ptr[start:stop + 1] - a, self.nodes[a:b], self.weights[a:b]))
-        return out
+        return [self.slice(start, min(start + size, len(self))) for start in range(0, len(self), size)]
+
+
+def guided_bounds(n_queries: int, n_workers: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of chunks of at most ``MAX_CHUNK`` queries that shrink towards the end
+    (each a share of what remains), so that the threads run out of work together."""
+    bounds, start = [], 0
+    while start < n_queries:
+        size = max(1, min(MAX_CHUNK, math.ceil((n_queries - start) / (GUIDED_SHARES * n_workers))))
+        bounds.append((start, start + size))
+        start += size
+    return bounds
 
 
 def split_seed_set(seed_set) -> tuple[object, object]:
@@ -110,8 +121,7 @@ def propagate_many(
     n_workers = as_count("workers", workers) or available_cpus()
     plan = QueryPlan(graph, backend, **params)
     batch = seed_batch(plan, seed_sets)
-    size = max(1, min(MAX_CHUNK, math.ceil(len(batch) / (CHUNKS_PER_WORKER * n_workers))))
-    chunks = batch.chunks(size)
+    chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
 
     def run(chunk: SeedBatch) -> list[T1Result]:
         return [T1Result(*output, plan.backend, graph)

@@ -122,6 +122,16 @@ def test_an_empty_seed_set_gives_an_empty_result(demo_graph):
     assert result.metrics == clematis.propagate(demo_graph, []).metrics
 
 
+@pytest.mark.parametrize(("n_queries", "n_workers"), [(0, 2), (1, 2), (7, 1), (1000, 2), (5000, 3)])
+def test_chunks_cover_the_batch_and_shrink_towards_the_end(n_queries, n_workers):
+    bounds = clematis.batch.guided_bounds(n_queries, n_workers)
+    assert [q for start, stop in bounds for q in range(start, stop)] == list(range(n_queries))
+    sizes = [stop - start for start, stop in bounds]
+    assert all(1 <= size <= clematis.batch.MAX_CHUNK for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    assert not sizes or sizes[-1] == 1
+
+
 def test_workers_zero_uses_every_visible_cpu(big_graph, monkeypatch):
     sizes = []
     real = clematis.batch.ThreadPoolExecutor
