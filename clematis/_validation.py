@@ -138,7 +138,7 @@ def _as_1d(name: str, array, dtype) -> np.ndarray:
         if out.size and not np.isfinite(out).all():
             bad = int(np.flatnonzero(~np.isfinite(out))[0])
             raise ValueError(f"{name} must be finite (after rounding to float32); "
-                             f"position {bad} holds {arr[bad]!r}")
+                             f"position {bad} holds {arr[bad].item()!r}")
         return out
     return np.ascontiguousarray(arr, dtype=dtype)
 

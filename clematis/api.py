@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,8 +72,13 @@ class QueryPlan:
                                  alpha=p["alpha"])
 
     def seeds(self, seed_nodes, seed_weights=None, *, where: str = "seed_nodes"):
-        """Seed indices (from ids or indices) and float32 weights, validated."""
+        """Seed indices (from ids or indices, or a ``{node: weight}`` mapping) and float32
+        weights, validated."""
         graph = self.graph
+        if isinstance(seed_nodes, Mapping):
+            if seed_weights is not None:
+                raise TypeError(f"{where}: give the weights in the mapping or as seed_weights, not both")
+            seed_nodes, seed_weights = list(seed_nodes), list(seed_nodes.values())
         if isinstance(seed_nodes, str | int | np.integer):
             raise TypeError(f"{where} must be a sequence of node ids or indices, got {seed_nodes!r}")
         nodes = np.asarray(seed_nodes)
@@ -97,7 +103,7 @@ def propagate(
     backend: str | None = None,
     **params,
 ) -> T1Result:
-    """Spread activation from seeds (node ids or indices) over ``graph``.
+    """Spread activation from seeds (node ids or indices, or a ``{node: weight}`` mapping).
 
     ``params`` default to spec §7: ``decay="exp_floor"`` (``rate=0.6``, ``floor=0.05``) or
     ``"attn_quad"`` (``alpha=0.8``), ``radius_cap=4``, ``iter_cap_layers=50``,

@@ -55,8 +55,6 @@ def guided_bounds(n_queries: int, n_workers: int) -> list[tuple[int, int]]:
 def split_seed_set(seed_set) -> tuple[object, object]:
     """``(nodes, weights or None)`` of one seed set given as nodes, ``{node: weight}`` or a
     ``(nodes, weights)`` tuple. A tuple is a pair when its first item is not itself a node."""
-    if isinstance(seed_set, Mapping):
-        return list(seed_set.keys()), list(seed_set.values())
     if (isinstance(seed_set, tuple) and len(seed_set) == 2
             and not isinstance(seed_set[0], str | int | np.integer)):
         return seed_set

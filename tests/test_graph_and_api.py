@@ -202,3 +202,13 @@ def test_kernel_releases_the_gil():
     worker.join()
     # Holding the GIL for the whole ~1e6-pop query would leave this loop a handful of steps.
     assert steps_during_query > 50_000
+
+
+def test_seed_mapping_carries_its_weights():
+    g = small_graph()
+    by_mapping = clematis.propagate(g, {"rose": 0.5, "garden": -0.25})
+    explicit = clematis.propagate(g, ["rose", "garden"], [0.5, -0.25])
+    assert identical((by_mapping.nodes, by_mapping.values, by_mapping.metrics),
+                     (explicit.nodes, explicit.values, explicit.metrics))
+    with pytest.raises(TypeError, match="give the weights in the mapping or as seed_weights"):
+        clematis.propagate(g, {"rose": 0.5}, [1.0])

@@ -90,3 +90,8 @@ def test_mixed_index_dtypes_widen_to_int64():
     arrays = validate_graph_arrays(args["indptr"].astype(np.int64), args["indices"], args["weights"],
                                    args["rel_code"], args["rel_mult"], args["key_rank"])
     assert arrays.indptr.dtype == arrays.indices.dtype == np.int64
+
+
+def test_messages_show_plain_python_values():
+    with pytest.raises(ValueError, match=r"position 1 holds nan$"):
+        call("native", weights=np.array([0.5, np.nan, 1.0]))
