@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,6 +12,16 @@ import scipy.sparse as sp
 import clematis
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "wheelhouse", "*.egg-info", "*.so",
+                                     "*.pyd", "*.c", "__pycache__", ".benchmarks", ".hypothesis")
+
+
+def copy_source_tree(dest: pathlib.Path) -> pathlib.Path:
+    """A clean copy of the checkout (no venv, build output or generated C) to build from."""
+    shutil.copytree(REPO, dest, ignore=_NOT_SOURCE)
+    return dest
 
 
 def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=1.0):
@@ -53,6 +66,12 @@ def assert_identical():
         np.testing.assert_array_equal(a[1].view(np.int32), b[1].view(np.int32))
         assert a[2] == b[2]
     return check
+
+
+@pytest.fixture(scope="session")
+def clean_checkout(tmp_path_factory) -> pathlib.Path:
+    """A clean copy of the checkout, shared by the tests that build from source."""
+    return copy_source_tree(tmp_path_factory.mktemp("checkout") / "clematis")
 
 
 @pytest.fixture

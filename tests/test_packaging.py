@@ -1,0 +1,127 @@
+"""Packaging: the Python fallback when the compiled kernel is missing, and the sdist.
+
+The fast tests block ``clematis._kernels._t1`` in a subprocess. The slow ones build the sdist from
+a clean copy of the checkout and install it with the C compiler replaced by ``false``
+(``make wheel-test`` runs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+KERNEL = "clematis._kernels._t1"
+
+# Prints what a user of an installation without the compiled kernel sees, as one JSON line.
+FALLBACK_PROBE = """
+import json, logging, sys
+if sys.argv[1] == "block":
+    sys.modules["clematis._kernels._t1"] = None
+records = []
+handler = logging.Handler()
+handler.emit = lambda record: records.append([record.levelname, record.getMessage()])
+logging.getLogger("clematis.native.t1").addHandler(handler)
+
+import clematis
+import clematis.native.t1
+from clematis.datasets import load_demo_graph
+
+graph = load_demo_graph()
+by_default = clematis.propagate(graph, [0]).backend
+asked_native = [clematis.propagate(graph, [0], backend="native").backend for _ in range(2)]
+config = clematis.show_config(quiet=True) if hasattr(clematis, "show_config") else None
+print(json.dumps({
+    "package": clematis.__file__,
+    "available": clematis.native.t1.available(),
+    "reason": clematis.native.t1.unavailable_reason(),
+    "backends": [by_default, *asked_native],
+    "warnings": [message for level, message in records if level == "WARNING"],
+    "config": config,
+}, default=str))
+"""
+
+
+def fallback_report(cwd, how: str, pythonpath=None) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "CLEMATIS_NATIVE_T1")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    out = subprocess.run([sys.executable, "-c", FALLBACK_PROBE, how], cwd=cwd, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def assert_python_fallback(report: dict) -> None:
+    assert report["available"] is False
+    assert KERNEL.rpartition(".")[2] in report["reason"]
+    assert report["backends"] == ["python"] * 3
+    import_failed = [message for message in report["warnings"] if "import_failed" in message]
+    assert len(import_failed) == 1, report["warnings"]
+
+
+@pytest.fixture(scope="module")
+def blocked_report(tmp_path_factory) -> dict:
+    return fallback_report(tmp_path_factory.mktemp("blocked"), "block")
+
+
+def test_blocked_kernel_falls_back_to_python_with_one_warning(blocked_report):
+    assert_python_fallback(blocked_report)
+
+
+def test_show_config_reports_the_fallback(blocked_report):
+    config = blocked_report["config"]
+    if config is None:
+        pytest.skip("clematis.show_config() is not in this build yet")
+    assert config["backend"]["active"] == "python"
+    assert config["kernel"]["importable"] is False
+    assert config["kernel"]["import_error"] == blocked_report["reason"]
+
+
+def test_unblocked_probe_uses_the_compiled_kernel(tmp_path):
+    report = fallback_report(tmp_path, "normal")
+    assert report["available"] is True
+    assert report["backends"] == ["native"] * 3
+    assert report["warnings"] == []
+
+
+@pytest.fixture(scope="module")
+def sdist(clean_checkout, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sdist")
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(out),
+                    str(clean_checkout)], check=True, capture_output=True)
+    (archive,) = out.glob("*.tar.gz")
+    return archive
+
+
+@pytest.mark.slow
+def test_sdist_ships_the_cython_sources_and_no_generated_code(sdist):
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    cython_sources = {str(path.relative_to(REPO)) for path in (REPO / "clematis" / "_kernels").iterdir()
+                      if path.suffix in (".pyx", ".pxd")}
+    assert cython_sources and cython_sources <= names
+    assert "setup.py" in names and "tests/conftest.py" in names
+    assert not [name for name in names if name.endswith((".c", ".so", ".pyd", ".o"))]
+
+
+@pytest.mark.slow
+def test_sdist_installs_without_a_compiler_and_falls_back_to_python(sdist, tmp_path):
+    site = tmp_path / "site"
+    no_compiler = {**os.environ, "CC": "false", "CXX": "false", "LDSHARED": "false"}
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-v", "--no-build-isolation",
+                              "--no-deps", "--target", str(site), str(sdist)],
+                             env=no_compiler, capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    assert f'building extension "{KERNEL}" failed' in install.stdout + install.stderr
+    assert list(site.glob("clematis/_kernels/_t1.pyx"))
+    assert not list(site.glob("clematis/_kernels/_t1*.so")) + list(site.glob("clematis/_kernels/_t1*.pyd"))
+
+    report = fallback_report(tmp_path, "normal", pythonpath=site)
+    assert report["package"].startswith(str(site))
+    assert_python_fallback(report)
