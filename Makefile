@@ -45,7 +45,7 @@ wheel: install
 # Audit the wheel, then install it into a fresh venv per CPython 3.11-3.13 found on the machine and
 # run the suite from a temporary directory; finally the sdist's no-compiler fallback (slow tests).
 wheel-test: wheel
-	PATH="$(abspath $(VENV))/bin:$$PATH" tools/wheel-test.sh dist
+	ABI3AUDIT=$(VENV)/bin/abi3audit AUDITWHEEL=$(VENV)/bin/auditwheel tools/wheel-test.sh dist
 	$(VENV)/bin/pytest -q -m slow tests/test_packaging.py
 
 clean:

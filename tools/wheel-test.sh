@@ -4,6 +4,7 @@
 # from a temporary directory so the source tree cannot shadow the installed package.
 #
 #   tools/wheel-test.sh dist            (make wheel-test runs it after make wheel)
+# ABI3AUDIT and AUDITWHEEL name the audit tools when they are not on PATH.
 set -euo pipefail
 
 DIST=$(cd "${1:?usage: tools/wheel-test.sh DIST_DIR}" && pwd)
@@ -18,10 +19,10 @@ WHEEL=${wheels[0]}
 echo "== $(basename "$WHEEL")"
 
 if [[ $WHEEL == *-abi3-* ]]; then
-    abi3audit --strict --summary "$WHEEL"
+    "${ABI3AUDIT:-abi3audit}" --strict --summary "$WHEEL"
 fi
 if [[ $(uname -s) == Linux ]]; then
-    report=$(auditwheel show "$WHEEL")
+    report=$("${AUDITWHEEL:-auditwheel}" show "$WHEEL")
     echo "$report"
     grep -q '"manylinux_' <<<"$report" || { echo "auditwheel reports no manylinux tag" >&2; exit 1; }
 fi
