@@ -47,6 +47,7 @@ for python in "${candidates[@]}"; do
 done
 [[ ${#found[@]} -gt 0 ]] || { echo "no CPython ${VERSIONS[*]} found" >&2; exit 1; }
 
+tested=()
 work=$(mktemp -d "${TMPDIR:-/tmp}/clematis-wheel-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 for version in "${VERSIONS[@]}"; do
@@ -67,5 +68,6 @@ assert t1.available(), t1.unavailable_reason()
 print("compiled kernel:", importlib.util.find_spec("clematis._kernels._t1").origin)'
         "$venv/bin/python" -m pytest -q -m "not slow" "$REPO/tests"
     )
+    tested+=("$version")
 done
-echo "== wheel tested on CPython ${!found[*]}"
+echo "== wheel tested on CPython ${tested[*]}"
