@@ -34,8 +34,9 @@ import clematis.native.t1
 from clematis.datasets import load_demo_graph
 
 graph = load_demo_graph()
-by_default = clematis.propagate(graph, [0]).backend
-asked_native = [clematis.propagate(graph, [0], backend="native").backend for _ in range(2)]
+by_default = clematis.propagate(graph, [0], queue_budget=10).backend
+asked_native = [clematis.propagate(graph, [0], backend="native", queue_budget=10).backend
+                for _ in range(2)]
 config = clematis.show_config(quiet=True) if hasattr(clematis, "show_config") else None
 print(json.dumps({
     "package": clematis.__file__,
