@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clematis-installed
 SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
 
-.PHONY: install demo test lint parity-sweep bench bench-compare wheel wheel-test clean
+.PHONY: install demo test lint parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test clean
 
 install: $(STAMP)
 
@@ -36,6 +36,14 @@ bench: install
 
 bench-compare: install
 	$(PY) benchmarks/compare.py
+
+# The full-chain validation gate (docs/runner.md): clean RUN copy of DATASET, native run, compare to GOLDEN.
+THREADS ?= 0
+native-full-chain-verify: install
+	@test -n "$(DATASET)" -a -n "$(GOLDEN)" -a -n "$(RUN)" || \
+		{ echo "usage: make native-full-chain-verify DATASET=src GOLDEN=gold RUN=run [THREADS=n]" >&2; exit 2; }
+	$(VENV)/bin/clematis-native verify --dataset "$(DATASET)" --golden "$(GOLDEN)" --run "$(RUN)" \
+		--threads "$(THREADS)"
 
 # The sdist, and the wheel built from it (abi3 unless CLEMATIS_LIMITED_API=0), into dist/.
 wheel: install

@@ -39,7 +39,7 @@ extensions = [
         [f"clematis/_kernels/{name}.pyx"],
         extra_compile_args=COMPILE_ARGS,
     )
-    for name in ("_t1",)
+    for name in ("_t1", "_gel")
 ]
 
 # Set on cythonize's output: it builds new Extension objects and drops ``optional``.

@@ -5,9 +5,29 @@ the pure-Python reference (``python``).
 """
 
 from . import datasets, t1
+from ._backend import NativeUnavailableError
 from .api import T1Result, propagate
+from .config import ConfigError, load_config
 from .graph import ConceptGraph
+from .info import show_config
+from .parity import ParityError
+from .stage import TurnResult, run_smoke_turn, run_turn
 
 __version__ = "0.1.0"
 
-__all__ = ["ConceptGraph", "T1Result", "datasets", "propagate", "t1", "__version__"]
+__all__ = [
+    "ConceptGraph",
+    "ConfigError",
+    "NativeUnavailableError",
+    "ParityError",
+    "T1Result",
+    "TurnResult",
+    "datasets",
+    "load_config",
+    "propagate",
+    "run_smoke_turn",
+    "run_turn",
+    "show_config",
+    "t1",
+    "__version__",
+]

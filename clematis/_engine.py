@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import _backend
+from ._metrics import shape_metrics
 from ._reference import propagate_reference
 from ._validation import CSRArrays, T1Params
 
@@ -46,21 +47,9 @@ def run_query(
     pool = pool if pool is not None else WorkspacePool(graph.n_nodes)
     with pool.acquire() as workspace:
         d_nodes, d_vals, c = _backend.native_module.propagate(
-            graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.key_rank,
-            seed_nodes, seed_weights, decay, workspace,
+            graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.tie_pos,
+            graph.node_of_pos, seed_nodes, seed_weights, decay, workspace,
             params.radius_cap, params.iter_cap_layers, params.node_budget, params.frontier_cap,
             params.visited_cap, params.dedupe_window, params.queue_budget, params.relax_cap,
         )
-    metrics = {
-        "pops": c["pops"],
-        "iters": min(c["layers_processed"], params.iter_cap_layers),
-        "propagations": c["propagations"],
-        "radius_cap_hits": c["radius_cap_hits"],
-        "layer_cap_hits": c["layer_cap_hits"],
-        "node_budget_hits": c["node_budget_hits"],
-        "frontier_evicted": c["frontier_evicted"],
-        "dedupe_hits": c["dedupe_hits"],
-        "visited_evicted": c["visited_evicted"],
-        "_max_delta_local": float(c["max_delta"]),
-    }
-    return d_nodes, d_vals, metrics
+    return d_nodes, d_vals, shape_metrics(iter_cap_layers=params.iter_cap_layers, **c)

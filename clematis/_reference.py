@@ -11,6 +11,7 @@ from collections import deque
 
 import numpy as np
 
+from ._metrics import shape_metrics
 from ._validation import CSRArrays, T1Params
 
 EPS = 1e-8  # contributions below this (compared in double) are skipped
@@ -163,16 +164,9 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
     kept = sorted(v for v, a in acc.items() if abs(a) >= OUTPUT_EPS)
     d_nodes = np.array(kept, dtype=out_dtype)
     d_vals = np.array([acc[v] for v in kept], dtype=np.float32)
-    metrics = {
-        "pops": m["pops"],
-        "iters": min(layers_processed, params.iter_cap_layers),
-        "propagations": m["propagations"],
-        "radius_cap_hits": m["radius_cap_hits"],
-        "layer_cap_hits": m["layer_cap_hits"],
-        "node_budget_hits": m["node_budget_hits"],
-        "frontier_evicted": queue.frontier_evicted,
-        "dedupe_hits": queue.dedupe_hits,
-        "visited_evicted": visited.evicted if visited is not None else 0,
-        "_max_delta_local": max_delta,
-    }
+    metrics = shape_metrics(
+        **m, layers_processed=layers_processed, frontier_evicted=queue.frontier_evicted,
+        dedupe_hits=queue.dedupe_hits, visited_evicted=visited.evicted if visited is not None else 0,
+        max_delta=max_delta, iter_cap_layers=params.iter_cap_layers,
+    )
     return d_nodes, d_vals, metrics

@@ -26,6 +26,8 @@ class CSRArrays:
     rel_code: np.ndarray
     rel_mult: np.ndarray
     key_rank: np.ndarray
+    tie_pos: np.ndarray  # rank of each node in (key_rank, node) order, for the native queue
+    node_of_pos: np.ndarray  # inverse of tie_pos
 
     @property
     def n_nodes(self) -> int:
@@ -141,6 +143,11 @@ def _as_1d(name: str, array, dtype) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def as_float32_array(name: str, array) -> np.ndarray:
+    """A contiguous 1-D array of finite float32 values (no copy when already one)."""
+    return _as_1d(name, array, np.float32)
+
+
 def index_dtype_of(indptr, indices) -> np.dtype:
     """int64 when either CSR index array is int64, else int32."""
     dtypes = {np.asarray(indptr).dtype, np.asarray(indices).dtype}
@@ -177,7 +184,11 @@ def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank
     key_rank = _as_1d("key_rank", key_rank, np.int32)
     if key_rank.shape[0] != n:
         raise ValueError(f"key_rank must have one entry per node ({n}), got {key_rank.shape[0]}")
-    return CSRArrays(indptr=indptr, indices=indices, key_rank=key_rank, **arrays)
+    node_of_pos = np.argsort(key_rank, kind="stable").astype(np.int32)  # radix sort: O(n)
+    tie_pos = np.empty(n, dtype=np.int32)
+    tie_pos[node_of_pos] = np.arange(n, dtype=np.int32)
+    return CSRArrays(indptr=indptr, indices=indices, key_rank=key_rank, tie_pos=tie_pos,
+                     node_of_pos=node_of_pos, **arrays)
 
 
 def validate_seeds(seed_nodes, seed_weights, n_nodes: int, index_dtype) -> tuple[np.ndarray, np.ndarray]:

@@ -81,10 +81,12 @@ class QueryPlan:
                              dtype=np.int64)
         return validate_seeds(nodes, seed_weights, graph.n_nodes, graph.arrays.indptr.dtype)
 
-    def run(self, nodes: np.ndarray, weights: np.ndarray) -> T1Result:
+    def run(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
+        """Run on the plan's backend, or on ``backend`` (already resolved: native must import)."""
+        backend = backend or self.backend
         d_nodes, d_vals, metrics = run_query(self.graph.arrays, nodes, weights, self.decay,
-                                             self.params, self.backend, self.graph.workspaces)
-        return T1Result(d_nodes, d_vals, metrics, self.backend, self.graph)
+                                             self.params, backend, self.graph.workspaces)
+        return T1Result(d_nodes, d_vals, metrics, backend, self.graph)
 
 
 def propagate(
@@ -101,6 +103,9 @@ def propagate(
     ``"attn_quad"`` (``alpha=0.8``), ``radius_cap=4``, ``iter_cap_layers=50``,
     ``node_budget=1.5``; caps ``frontier_cap``, ``visited_cap``, ``dedupe_window``,
     ``queue_budget``, ``relax_cap`` default to 0 (off).
+
+    ``backend=None`` follows ``CLEMATIS_NATIVE_T1`` (1 native, 0 python) when set, else runs
+    native when the kernel is compiled (see ``docs/config.md``).
     """
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")

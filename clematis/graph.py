@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -57,6 +59,7 @@ class ConceptGraph:
         self.relation_multipliers = relation_multipliers
         self._index = {nid: i for i, nid in enumerate(node_ids)} if node_ids is not None else None
         self.workspaces = WorkspacePool(arrays.n_nodes)
+        self._multiplier_views: dict[tuple, ConceptGraph] = {}
 
     # ---- construction -----------------------------------------------------------------------
 
@@ -164,6 +167,16 @@ class ConceptGraph:
             relation_multipliers=multipliers,
         )
 
+    def with_weights(self, weights) -> ConceptGraph:
+        """A new graph with the same structure, ids and relations and new edge weights
+        (one finite float32 per stored edge, copied); this graph is left as it is."""
+        a = self.arrays
+        checked = validate_graph_arrays(a.indptr, a.indices, weights, a.rel_code, a.rel_mult, a.key_rank)
+        owned = checked.weights.copy()
+        owned.flags.writeable = False
+        return ConceptGraph(dataclasses.replace(a, weights=owned), self.node_ids, self.labels,
+                            self.relations, self.relation_multipliers)
+
     # ---- lookups ----------------------------------------------------------------------------
 
     @property
@@ -201,6 +214,36 @@ class ConceptGraph:
         if not 0 <= node < self.n_nodes:
             raise ValueError(f"{where}: node index {node} is out of range [0, {self.n_nodes})")
         return int(node)
+
+    def __contains__(self, node) -> bool:
+        """True for a known node id (str) or an index in range (int)."""
+        if isinstance(node, str):
+            return self._index is not None and node in self._index
+        if isinstance(node, bool | np.bool_) or not isinstance(node, int | np.integer):
+            return False
+        return 0 <= node < self.n_nodes
+
+    def with_relation_multipliers(self, multipliers: Mapping[str, float]) -> ConceptGraph:
+        """This graph with ``rel_mult`` recomputed from ``multipliers`` by relation name.
+
+        Relations absent from ``multipliers`` keep their multiplier. Returns ``self`` when
+        nothing changes (in float32); otherwise a graph sharing every array but ``rel_mult``,
+        built once per distinct set of multipliers and cached, so queries copy nothing.
+        """
+        wanted = {r: multipliers.get(r, m) for r, m in self.relation_multipliers.items()}
+        table = np.array([wanted[r] for r in self.relations], dtype=np.float32)
+        current = np.array([self.relation_multipliers[r] for r in self.relations], dtype=np.float32)
+        if np.array_equal(table.view(np.int32), current.view(np.int32)):
+            return self
+        key = tuple(table.tolist())
+        view = self._multiplier_views.get(key)
+        if view is None:
+            rel_mult = table[self.arrays.rel_code]
+            rel_mult.flags.writeable = False
+            view = ConceptGraph(replace(self.arrays, rel_mult=rel_mult), self.node_ids, self.labels,
+                                self.relations, wanted)
+            view = self._multiplier_views.setdefault(key, view)
+        return view
 
     def __repr__(self) -> str:
         return (f"ConceptGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, "

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 import clematis
+import clematis.dispatch
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
 
@@ -78,3 +79,14 @@ def clean_checkout(tmp_path_factory) -> pathlib.Path:
 def native_required():
     if not clematis.native.t1.available():
         pytest.fail("the compiled kernel must be importable in the test environment")
+
+
+RUNTIME_ENV = ("CLEMATIS_NATIVE_T1", "CLEMATIS_STRICT_PARITY", "CLEMATIS_LOG_DIR")
+
+
+@pytest.fixture(autouse=True)
+def clean_runtime_env(monkeypatch):
+    """Every test starts without the runtime switches and with the once-only logs re-armed."""
+    for name in RUNTIME_ENV:
+        monkeypatch.delenv(name, raising=False)
+    clematis.dispatch.reset_once_logs()

@@ -1,29 +1,24 @@
-"""Packaging: the Python fallback when the compiled kernel is missing, and the sdist.
-
-The fast tests block ``clematis._kernels._t1`` in a subprocess. The slow ones build the sdist from
-a clean copy of the checkout and install it with the C compiler replaced by ``false``
-(``make wheel-test`` runs them).
+"""Packaging: the sdist ships the Cython sources and installs without a compiler (slow: each
+builds from source; ``make wheel-test`` runs them). The fast check of the fallback, blocking the
+compiled module in a subprocess, is in ``test_dispatch.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import tarfile
 
 import pytest
+from conftest import REPO
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 KERNEL = "clematis._kernels._t1"
 
 # Prints what a user of an installation without the compiled kernel sees, as one JSON line.
 FALLBACK_PROBE = """
-import json, logging, sys
-if sys.argv[1] == "block":
-    sys.modules["clematis._kernels._t1"] = None
+import json, logging
 records = []
 handler = logging.Handler()
 handler.emit = lambda record: records.append([record.levelname, record.getMessage()])
@@ -37,7 +32,7 @@ graph = load_demo_graph()
 by_default = clematis.propagate(graph, [0], queue_budget=10).backend
 asked_native = [clematis.propagate(graph, [0], backend="native", queue_budget=10).backend
                 for _ in range(2)]
-config = clematis.show_config(quiet=True) if hasattr(clematis, "show_config") else None
+config = clematis.show_config(quiet=True)
 print(json.dumps({
     "package": clematis.__file__,
     "available": clematis.native.t1.available(),
@@ -49,46 +44,13 @@ print(json.dumps({
 """
 
 
-def fallback_report(cwd, how: str, pythonpath=None) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "CLEMATIS_NATIVE_T1")}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
-    out = subprocess.run([sys.executable, "-c", FALLBACK_PROBE, how], cwd=cwd, env=env, check=True,
+def fallback_report(cwd, site) -> dict:
+    """Run the probe with ``site`` (an install directory) first on the path."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CLEMATIS_")}
+    env["PYTHONPATH"] = str(site)
+    out = subprocess.run([sys.executable, "-c", FALLBACK_PROBE], cwd=cwd, env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.splitlines()[-1])
-
-
-def assert_python_fallback(report: dict) -> None:
-    assert report["available"] is False
-    assert KERNEL.rpartition(".")[2] in report["reason"]
-    assert report["backends"] == ["python"] * 3
-    import_failed = [message for message in report["warnings"] if "import_failed" in message]
-    assert len(import_failed) == 1, report["warnings"]
-
-
-@pytest.fixture(scope="module")
-def blocked_report(tmp_path_factory) -> dict:
-    return fallback_report(tmp_path_factory.mktemp("blocked"), "block")
-
-
-def test_blocked_kernel_falls_back_to_python_with_one_warning(blocked_report):
-    assert_python_fallback(blocked_report)
-
-
-def test_show_config_reports_the_fallback(blocked_report):
-    config = blocked_report["config"]
-    if config is None:
-        pytest.skip("clematis.show_config() is not in this build yet")
-    assert config["backend"]["active"] == "python"
-    assert config["kernel"]["importable"] is False
-    assert config["kernel"]["import_error"] == blocked_report["reason"]
-
-
-def test_unblocked_probe_uses_the_compiled_kernel(tmp_path):
-    report = fallback_report(tmp_path, "normal")
-    assert report["available"] is True
-    assert report["backends"] == ["native"] * 3
-    assert report["warnings"] == []
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +85,12 @@ def test_sdist_installs_without_a_compiler_and_falls_back_to_python(sdist, tmp_p
     assert list(site.glob("clematis/_kernels/_t1.pyx"))
     assert not list(site.glob("clematis/_kernels/_t1*.so")) + list(site.glob("clematis/_kernels/_t1*.pyd"))
 
-    report = fallback_report(tmp_path, "normal", pythonpath=site)
+    report = fallback_report(tmp_path, site)
     assert report["package"].startswith(str(site))
-    assert_python_fallback(report)
+    assert report["available"] is False
+    assert KERNEL.rpartition(".")[2] in report["reason"]
+    assert report["backends"] == ["python"] * 3
+    assert len([message for message in report["warnings"] if "import_failed" in message]) == 1
+    assert report["config"]["backend"]["active"] == "python"
+    assert report["config"]["kernel"]["importable"] is False
+    assert report["config"]["kernel"]["import_error"] == report["reason"]

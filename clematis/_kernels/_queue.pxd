@@ -1,15 +1,14 @@
 # T1 priority queue (spec §5) as 8-byte entries, plus the FIFO rings of the caps (spec §4).
 #
-# An entry packs one queued (node, c) pair into a uint64 that sorts ascending in queue order
-# except on ties of |c|:
+# An entry packs one queued (node, c) pair into a uint64 that sorts ascending in queue order:
 #   bits 63..32  0x7FFFFFFF - (bit pattern of |c|)   -> larger |c| first
-#   bits 31..1   node                                -> node ascending
+#   bits 31..1   tie position of the node            -> key_rank ascending, then node ascending
 #   bit  0       1 when c >= 0, 0 when c < 0         -> c ascending among equal |c| and node
-# Equal high words (a tie on |c|) are settled by key_rank first, then by the low word; so the
-# common case is one integer comparison, and key_rank is read only on ties.
+# The tie position of a node is its rank in (key_rank, node) order, computed once per graph
+# (clematis/_validation.py), so queue order is one unsigned integer comparison.
 # -0.0 is stored as +0.0: only seeds can queue a zero, and a zero contributes nothing.
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport realloc
 
 
@@ -18,14 +17,14 @@ cdef union FloatBits:
     uint32_t u
 
 
-cdef inline uint64_t pack_entry(int32_t node, float c) noexcept nogil:
+cdef inline uint64_t pack_entry(int32_t tie_pos, float c) noexcept nogil:
     cdef FloatBits b
     b.f = c
     cdef uint64_t nonneg = 0 if c < 0 else 1
-    return ((<uint64_t>(0x7FFFFFFF - (b.u & 0x7FFFFFFF))) << 32) | ((<uint64_t>node) << 1) | nonneg
+    return ((<uint64_t>(0x7FFFFFFF - (b.u & 0x7FFFFFFF))) << 32) | ((<uint64_t>tie_pos) << 1) | nonneg
 
 
-cdef inline int32_t entry_node(uint64_t entry) noexcept nogil:
+cdef inline int32_t entry_tie_pos(uint64_t entry) noexcept nogil:
     return <int32_t>((<uint32_t>entry) >> 1)
 
 
@@ -33,17 +32,6 @@ cdef inline float entry_value(uint64_t entry) noexcept nogil:
     cdef FloatBits b
     b.u = (0x7FFFFFFF - <uint32_t>(entry >> 32)) | ((<uint32_t>((entry & 1) ^ 1)) << 31)
     return b.f
-
-
-cdef inline bint before(uint64_t a, uint64_t b, const int32_t* key_rank) noexcept nogil:
-    """True when entry ``a`` pops strictly before entry ``b``."""
-    cdef int32_t ra, rb
-    if ((a ^ b) >> 32) == 0:
-        ra = key_rank[entry_node(a)]
-        rb = key_rank[entry_node(b)]
-        if ra != rb:
-            return ra < rb
-    return a < b
 
 
 cdef struct EntryBuffer:
@@ -70,7 +58,7 @@ cdef inline int reserve(EntryBuffer* buf, int64_t needed) noexcept nogil:
 
 # ---- 4-ary min-heap: the queue when no frontier cap is set ------------------------------------
 
-cdef inline void quad_push(EntryBuffer* h, uint64_t x, const int32_t* key_rank) noexcept nogil:
+cdef inline void quad_push(EntryBuffer* h, uint64_t x) noexcept nogil:
     # capacity must already be reserved
     cdef uint64_t* a = h.data
     cdef int64_t i = h.size
@@ -78,17 +66,21 @@ cdef inline void quad_push(EntryBuffer* h, uint64_t x, const int32_t* key_rank) 
     h.size += 1
     while i > 0:
         parent = (i - 1) >> 2
-        if not before(x, a[parent], key_rank):
+        if x >= a[parent]:
             break
         a[i] = a[parent]
         i = parent
     a[i] = x
 
 
-cdef inline uint64_t quad_pop(EntryBuffer* h, const int32_t* key_rank) noexcept nogil:
+cdef inline uint64_t quad_pop(EntryBuffer* h) noexcept nogil:
+    # Bottom-up deletion: walk the hole down along the best children to a leaf, then sift the
+    # last entry up from there. The last entry usually belongs near the bottom, so this saves
+    # the comparison against it at every level.
     cdef uint64_t* a = h.data
     cdef uint64_t top = a[0]
-    cdef int64_t n, i, child, best, last
+    cdef int64_t n, i, child, best, left, right
+    cdef uint64_t best_entry
     h.size -= 1
     n = h.size
     if n == 0:
@@ -97,19 +89,30 @@ cdef inline uint64_t quad_pop(EntryBuffer* h, const int32_t* key_rank) noexcept 
     i = 0
     while True:
         child = 4 * i + 1
-        if child >= n:
-            break
-        best = child
-        last = child + 4 if child + 4 < n else n
-        child += 1
-        while child < last:
-            if before(a[child], a[best], key_rank):
-                best = child
+        if child + 3 < n:  # a full group of four children: a branch-free tournament
+            left = child if a[child] <= a[child + 1] else child + 1
+            right = child + 2 if a[child + 2] <= a[child + 3] else child + 3
+            best = left if a[left] <= a[right] else right
+            best_entry = a[best]
+        elif child < n:
+            best = child
+            best_entry = a[child]
             child += 1
-        if not before(a[best], x, key_rank):
+            while child < n:
+                if a[child] < best_entry:
+                    best_entry = a[child]
+                    best = child
+                child += 1
+        else:
             break
-        a[i] = a[best]
+        a[i] = best_entry
         i = best
+    while i > 0:
+        child = (i - 1) >> 2
+        if x >= a[child]:
+            break
+        a[i] = a[child]
+        i = child
     a[i] = x
     return top
 
@@ -131,21 +134,17 @@ cdef inline void _swap(uint64_t* a, int64_t i, int64_t j) noexcept nogil:
     a[j] = t
 
 
-cdef inline void _bubble_up_grand(uint64_t* a, int64_t i, bint toward_min,
-                                  const int32_t* key_rank) noexcept nogil:
+cdef inline void _bubble_up_grand(uint64_t* a, int64_t i, bint toward_min) noexcept nogil:
     cdef int64_t g
     while i > 2:
         g = (((i - 1) >> 1) - 1) >> 1
-        if toward_min:
-            if not before(a[i], a[g], key_rank):
-                break
-        elif not before(a[g], a[i], key_rank):
+        if (a[i] >= a[g]) if toward_min else (a[g] >= a[i]):
             break
         _swap(a, i, g)
         i = g
 
 
-cdef inline void minmax_push(EntryBuffer* h, uint64_t x, const int32_t* key_rank) noexcept nogil:
+cdef inline void minmax_push(EntryBuffer* h, uint64_t x) noexcept nogil:
     # capacity must already be reserved
     cdef uint64_t* a = h.data
     cdef int64_t i = h.size
@@ -156,20 +155,20 @@ cdef inline void minmax_push(EntryBuffer* h, uint64_t x, const int32_t* key_rank
         return
     parent = (i - 1) >> 1
     if on_min_level(i):
-        if before(a[parent], a[i], key_rank):
+        if a[parent] < a[i]:
             _swap(a, i, parent)
-            _bubble_up_grand(a, parent, False, key_rank)
+            _bubble_up_grand(a, parent, False)
         else:
-            _bubble_up_grand(a, i, True, key_rank)
+            _bubble_up_grand(a, i, True)
     else:
-        if before(a[i], a[parent], key_rank):
+        if a[i] < a[parent]:
             _swap(a, i, parent)
-            _bubble_up_grand(a, parent, True, key_rank)
+            _bubble_up_grand(a, parent, True)
         else:
-            _bubble_up_grand(a, i, False, key_rank)
+            _bubble_up_grand(a, i, False)
 
 
-cdef inline void _trickle_down(uint64_t* a, int64_t n, int64_t i, const int32_t* key_rank) noexcept nogil:
+cdef inline void _trickle_down(uint64_t* a, int64_t n, int64_t i) noexcept nogil:
     cdef bint toward_min = on_min_level(i)
     cdef int64_t m, k, first, last, parent
     while True:
@@ -181,39 +180,39 @@ cdef inline void _trickle_down(uint64_t* a, int64_t n, int64_t i, const int32_t*
         last = first + 2
         k = first + 1
         while k < last and k < n:
-            if (before(a[k], a[m], key_rank) if toward_min else before(a[m], a[k], key_rank)):
+            if (a[k] < a[m]) if toward_min else (a[m] < a[k]):
                 m = k
             k += 1
         first = 4 * i + 3
         last = first + 4
         k = first
         while k < last and k < n:
-            if (before(a[k], a[m], key_rank) if toward_min else before(a[m], a[k], key_rank)):
+            if (a[k] < a[m]) if toward_min else (a[m] < a[k]):
                 m = k
             k += 1
-        if not (before(a[m], a[i], key_rank) if toward_min else before(a[i], a[m], key_rank)):
+        if (a[m] >= a[i]) if toward_min else (a[i] >= a[m]):
             return
         _swap(a, i, m)
         if m <= 2 * i + 2:  # a child: the heap below it is in order
             return
         parent = (m - 1) >> 1
-        if (before(a[parent], a[m], key_rank) if toward_min else before(a[m], a[parent], key_rank)):
+        if (a[parent] < a[m]) if toward_min else (a[m] < a[parent]):
             _swap(a, m, parent)
         i = m
 
 
-cdef inline int64_t minmax_worst_index(EntryBuffer* h, const int32_t* key_rank) noexcept nogil:
+cdef inline int64_t minmax_worst_index(EntryBuffer* h) noexcept nogil:
     if h.size <= 2:
         return h.size - 1
-    return 2 if before(h.data[1], h.data[2], key_rank) else 1
+    return 2 if h.data[1] < h.data[2] else 1
 
 
-cdef inline uint64_t minmax_take(EntryBuffer* h, int64_t i, const int32_t* key_rank) noexcept nogil:
+cdef inline uint64_t minmax_take(EntryBuffer* h, int64_t i) noexcept nogil:
     cdef uint64_t out = h.data[i]
     h.size -= 1
     if i < h.size:
         h.data[i] = h.data[h.size]
-        _trickle_down(h.data, h.size, i, key_rank)
+        _trickle_down(h.data, h.size, i)
     return out
 
 

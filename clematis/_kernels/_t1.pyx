@@ -13,7 +13,7 @@ from libc.stdlib cimport calloc, free, qsort
 from libc.string cimport memcpy, memset
 
 from clematis._kernels._queue cimport (
-    EntryBuffer, NodeRing, before, entry_node, entry_value, minmax_push, minmax_take,
+    EntryBuffer, NodeRing, entry_tie_pos, entry_value, minmax_push, minmax_take,
     minmax_worst_index, pack_entry, quad_pop, quad_push, reserve, ring_push,
 )
 
@@ -110,7 +110,7 @@ cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
         s.dist1[v] = d + 1
 
 
-cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t* key_rank,
+cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t* tie_pos,
                  Counters* counters) noexcept nogil:
     """Queue (v, c) through the caps of spec §4; -1 when memory runs out."""
     cdef uint64_t entry
@@ -120,21 +120,21 @@ cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t
     if caps.dedupe_window and s.ring_count[v] > 0:
         counters.dedupe_hits += 1
         return 0
-    entry = pack_entry(v, c)
+    entry = pack_entry(tie_pos[v], c)
     if caps.frontier_cap:
         if s.heap.size >= caps.frontier_cap:
             counters.frontier_evicted += 1
-            worst = minmax_worst_index(&s.heap, key_rank)
-            if not before(entry, s.heap.data[worst], key_rank):
+            worst = minmax_worst_index(&s.heap)
+            if entry >= s.heap.data[worst]:
                 return 0  # the newcomer is last in queue order: it is the one evicted
-            minmax_take(&s.heap, worst, key_rank)
+            minmax_take(&s.heap, worst)
         if reserve(&s.heap, s.heap.size + 1) < 0:
             return -1
-        minmax_push(&s.heap, entry, key_rank)
+        minmax_push(&s.heap, entry)
     else:
         if reserve(&s.heap, s.heap.size + 1) < 0:
             return -1
-        quad_push(&s.heap, entry, key_rank)
+        quad_push(&s.heap, entry)
     if caps.dedupe_window:
         status = ring_push(&s.dedupe_ring, v, &evicted)
         if status < 0:
@@ -145,44 +145,56 @@ cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t
     return 0
 
 
-cdef inline uint64_t dequeue(Scratch* s, const Caps* caps, const int32_t* key_rank) noexcept nogil:
+cdef inline uint64_t dequeue(Scratch* s, const Caps* caps) noexcept nogil:
     if caps.frontier_cap:
-        return minmax_take(&s.heap, 0, key_rank)
-    return quad_pop(&s.heap, key_rank)
+        return minmax_take(&s.heap, 0)
+    return quad_pop(&s.heap)
 
 
 cdef int run_t1(
     const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
-    const int32_t* key_rank, const index_t* seed_nodes, const float* seed_weights, int64_t n_seeds,
-    const float* decay, const Caps* caps, Scratch* s, Counters* counters,
+    const int32_t* tie_pos, const int32_t* node_of_pos, const index_t* seed_nodes,
+    const float* seed_weights, int64_t n_seeds, const float* decay, const Caps* caps, Scratch* s,
+    Counters* counters,
 ) noexcept nogil:
     """Spec §3: seeds, then pop-and-expand until the queue empties or a budget stops it.
 
-    Returns 0, or -1 when memory runs out.
+    Returns 0, or -1 when memory runs out. The hot loop keeps its pointers and counters in
+    locals (extensions build with -fno-strict-aliasing, so stores through ``acc`` would
+    otherwise force reloads of every field of ``s`` and ``counters``).
     """
-    cdef int64_t i, e, end, layer, d, count
-    cdef int32_t u, v, evicted
-    cdef float w, c, contrib, a, dec, budget = caps.node_budget
-    cdef int status
+    cdef float* acc = s.acc
+    cdef int32_t* dist1 = s.dist1
+    cdef int32_t* touched = s.touched
+    cdef int64_t i, e, end, layer, d
+    cdef int64_t pops = 0, propagations = 0, layers_processed = 0
+    cdef int64_t radius_cap_hits = 0, layer_cap_hits = 0, node_budget_hits = 0
+    cdef int64_t n_touched
+    cdef int32_t u, v, evicted, d1, old
     cdef uint64_t entry
+    cdef float w, c, contrib, a, dec, abs_contrib, max_delta = 0, budget = caps.node_budget
+    cdef int status = 0
+    cdef bint caps_on = caps.frontier_cap or caps.dedupe_window
+    cdef bint stop = False
 
     for i in range(n_seeds):
         u = <int32_t>seed_nodes[i]
         w = seed_weights[i]
         touch(s, u, 0)
-        s.acc[u] = s.acc[u] + w
-        if fabsf(w) > counters.max_delta:
-            counters.max_delta = fabsf(w)
-        if enqueue(s, caps, u, w, key_rank, counters) < 0:
+        acc[u] = acc[u] + w
+        if fabsf(w) > max_delta:
+            max_delta = fabsf(w)
+        if enqueue(s, caps, u, w, tie_pos, counters) < 0:
             return -1
+    n_touched = s.n_touched
 
-    while s.heap.size > 0:
-        if caps.queue_budget and counters.pops >= caps.queue_budget:
+    while s.heap.size > 0 and not stop:
+        if caps.queue_budget and pops >= caps.queue_budget:
             break
-        entry = dequeue(s, caps, key_rank)
-        u = entry_node(entry)
+        entry = dequeue(s, caps)
+        u = node_of_pos[entry_tie_pos(entry)]
         c = entry_value(entry)
-        counters.pops += 1
+        pops += 1
         if caps.visited_cap:
             if s.visited[u]:
                 continue
@@ -193,44 +205,67 @@ cdef int run_t1(
                 s.visited[evicted] = 0
                 counters.visited_evicted += 1
             s.visited[u] = 1
-        layer = s.dist1[u] - 1
-        if layer > 0 and layer > counters.layers_processed:
-            counters.layers_processed = layer
+        layer = dist1[u] - 1
+        if layer > 0 and layer > layers_processed:
+            layers_processed = layer
             if layer > caps.iter_cap_layers:
                 continue
-        if fabsf(s.acc[u]) >= budget:
-            counters.node_budget_hits += 1
+        if fabsf(acc[u]) >= budget:
+            node_budget_hits += 1
             continue
         d = layer + 1
         e = indptr[u]
         end = indptr[u + 1]
         if d > caps.radius_cap:
-            counters.radius_cap_hits += end - e
+            radius_cap_hits += end - e
             continue
         if d > caps.iter_cap_layers:
-            counters.layer_cap_hits += end - e
+            layer_cap_hits += end - e
             continue
         dec = decay[d]
+        d1 = <int32_t>(d + 1)
         while e < end:
             contrib = ((c * weights[e]) * rel_mult[e]) * dec
-            if <double>fabsf(contrib) < EPS:
+            abs_contrib = fabsf(contrib)
+            if <double>abs_contrib < EPS:
                 e += 1
                 continue
             v = <int32_t>indices[e]
-            a = s.acc[v] + contrib
-            s.acc[v] = a
-            counters.propagations += 1
-            if fabsf(contrib) > counters.max_delta:
-                counters.max_delta = fabsf(contrib)
-            touch(s, v, <int32_t>d)
+            a = acc[v] + contrib
+            acc[v] = a
+            propagations += 1
+            if abs_contrib > max_delta:
+                max_delta = abs_contrib
+            old = dist1[v]
+            if old == 0:
+                touched[n_touched] = v
+                n_touched += 1
+                dist1[v] = d1
+            elif d1 < old:
+                dist1[v] = d1
             if fabsf(a) < budget:
-                if enqueue(s, caps, v, contrib, key_rank, counters) < 0:
-                    return -1
+                if caps_on:
+                    if enqueue(s, caps, v, contrib, tie_pos, counters) < 0:
+                        return -1
+                else:
+                    if reserve(&s.heap, s.heap.size + 1) < 0:
+                        return -1
+                    quad_push(&s.heap, pack_entry(tie_pos[v], contrib))
             else:
-                counters.node_budget_hits += 1
-            if caps.relax_cap and counters.propagations >= caps.relax_cap:
-                return 0
+                node_budget_hits += 1
+            if caps.relax_cap and propagations >= caps.relax_cap:
+                stop = True
+                break
             e += 1
+
+    s.n_touched = n_touched
+    counters.pops = pops
+    counters.layers_processed = layers_processed
+    counters.propagations = propagations
+    counters.radius_cap_hits = radius_cap_hits
+    counters.layer_cap_hits = layer_cap_hits
+    counters.node_budget_hits = node_budget_hits
+    counters.max_delta = max_delta
     return 0
 
 
@@ -240,13 +275,26 @@ cdef int compare_int32(const void* a, const void* b) noexcept nogil:
     return (x > y) - (x < y)
 
 
+cdef void sort_touched(Scratch* s) noexcept nogil:
+    """Put the touched nodes in ascending order, in O(touched) time either way: when they are
+    at least 1/16 of the graph, an ascending scan of the distances is cheaper than a sort."""
+    cdef int64_t v, count = 0
+    if s.n_touched * 16 < s.n:
+        qsort(s.touched, s.n_touched, sizeof(int32_t), compare_int32)
+        return
+    for v in range(s.n):
+        if s.dist1[v] != 0:
+            s.touched[count] = <int32_t>v
+            count += 1
+
+
 cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
     """Sort the touched nodes, keep those with |acc| >= 1e-8 (compacted in place, values in
     ``out_vals``), and return every scratch entry the query touched to its idle state."""
     cdef int64_t i, kept = 0
     cdef int32_t v
     cdef float a
-    qsort(s.touched, s.n_touched, sizeof(int32_t), compare_int32)
+    sort_touched(s)
     for i in range(s.n_touched):
         v = s.touched[i]
         a = s.acc[v]
@@ -271,12 +319,15 @@ cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
 
 def propagate(
     const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
-    const float[::1] rel_mult, const int32_t[::1] key_rank, const index_t[::1] seed_nodes,
+    const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
+    const index_t[::1] seed_nodes,
     const float[::1] seed_weights, const float[::1] decay, Workspace workspace not None,
     int64_t radius_cap, int64_t iter_cap_layers, float node_budget, int64_t frontier_cap,
     int64_t visited_cap, int64_t dedupe_window, int64_t queue_budget, int64_t relax_cap,
 ):
     """Run one validated query; returns ``(d_nodes, d_vals, counters)``, counters as a dict.
+
+    ``tie_pos[v]`` is node v's rank in (key_rank, node) order and ``node_of_pos`` its inverse.
 
     ``decay[d]`` must cover every distance ``d <= min(radius_cap, iter_cap_layers, n)``;
     ``clematis.t1`` validates all inputs before calling this.
@@ -305,7 +356,8 @@ def propagate(
         status = run_t1(&indptr[0], &indices[0] if indices.shape[0] else NULL,
                         &weights[0] if weights.shape[0] else NULL,
                         &rel_mult[0] if rel_mult.shape[0] else NULL,
-                        &key_rank[0] if key_rank.shape[0] else NULL,
+                        &tie_pos[0] if tie_pos.shape[0] else NULL,
+                        &node_of_pos[0] if node_of_pos.shape[0] else NULL,
                         &seed_nodes[0] if seed_nodes.shape[0] else NULL,
                         &seed_weights[0] if seed_weights.shape[0] else NULL,
                         seed_nodes.shape[0], &decay[0], &caps, s, &counters)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from .._backend import import_error as _import_error
-from .._backend import native_available
+from .. import _backend
 
 
 def available() -> bool:
     """True iff the compiled T1 kernel imports."""
-    return native_available()
+    return _backend.native_available()
 
 
 def unavailable_reason() -> str | None:
     """Why the compiled kernel did not import, or None when it did."""
-    return _import_error
+    return _backend.import_error
 
 
 __all__ = ["available", "unavailable_reason"]

@@ -1,0 +1,276 @@
+"""YAML configuration: :func:`load_config` validates every key and value and fills defaults.
+
+All errors of a config are collected and raised together as one :class:`ConfigError`; each
+message names the dotted path, the bad value and what is allowed. See ``docs/config.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ._backend import log_once
+from ._decay import DECAY_MODES
+from .graph import DEFAULT_RELATION_MULTIPLIERS
+
+logger = logging.getLogger("clematis.config")
+
+MAX_COUNT = np.iinfo(np.int64).max
+
+
+class ConfigError(ValueError):
+    """An invalid config; ``errors`` lists one message per problem (``path: value and what is
+    allowed``), section by section; ``source`` is the file, if any."""
+
+    def __init__(self, errors: list[str], source: str | None = None) -> None:
+        self.errors = list(errors)
+        self.source = source
+        where = f" {source}" if source else ""
+        if len(self.errors) == 1:
+            message = f"invalid config{where}: {self.errors[0]}"
+        else:
+            message = f"invalid config{where} ({len(self.errors)} errors):\n" + "\n".join(
+                f"  {e}" for e in self.errors)
+        super().__init__(message)
+
+
+class _Invalid(Exception):
+    """A leaf value failed its check; the text says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar setting: its default and a check returning the normalized value."""
+
+    default: Any
+    check: Callable[[Any], Any]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def count(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise _Invalid("is not an integer >= 0")
+    return value
+
+
+def optional_count(value) -> int | None:
+    return None if value is None else count(value)
+
+
+def boolean(value) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("is not a boolean (true or false)")
+    return value
+
+
+def _float32_number(value, allowed: str, accept: Callable[[float], bool]) -> float:
+    """A finite number that stays finite and within ``accept`` once rounded to float32."""
+    if not _is_number(value) or not math.isfinite(value) or not accept(value):
+        raise _Invalid(f"is not {allowed}")
+    with np.errstate(over="ignore"):
+        rounded = float(np.float32(value))
+    if not (math.isfinite(rounded) and accept(rounded)):
+        raise _Invalid(f"is not {allowed} (after rounding to float32)")
+    return float(value)
+
+
+def positive(value) -> float:
+    return _float32_number(value, "a number > 0", lambda x: x > 0)
+
+
+def non_negative(value) -> float:
+    return _float32_number(value, "a number >= 0", lambda x: x >= 0)
+
+
+def unit_interval(value) -> float:
+    return _float32_number(value, "a number in [0, 1]", lambda x: 0 <= x <= 1)
+
+
+def one_of(*allowed: str, aliases: Mapping[str, str] | None = None) -> Callable[[Any], str]:
+    aliases = aliases or {}
+
+    def check(value) -> str:
+        if isinstance(value, str) and value in aliases:
+            return aliases[value]
+        if not isinstance(value, str) or value not in allowed:
+            raise _Invalid(f"is not one of {', '.join(allowed)}")
+        return value
+    return check
+
+
+def _native_backend(value) -> str:
+    backend = one_of("native", "python", aliases={"rust": "native"})(value)
+    if value == "rust":
+        log_once("backend_rust_alias", logging.WARNING,
+                 "perf.native.t1.backend 'rust' is an alias of 'native' (the Cython kernel)",
+                 log=logger)
+    return backend
+
+
+DECAY_KEYS = {
+    "exp_floor": {"rate": Leaf(0.6, unit_interval), "floor": Leaf(0.05, unit_interval)},
+    "attn_quad": {"alpha": Leaf(0.8, non_negative)},
+}
+
+NATIVE_SCHEMA = {
+    "t1": {
+        "enabled": Leaf(True, boolean),
+        "backend": Leaf("native", _native_backend),
+        "strict_parity": Leaf(False, boolean),
+        "parity": {"atol": Leaf(1.0e-6, non_negative), "rtol": Leaf(1.0e-5, non_negative)},
+    },
+    "gel": {"enabled": Leaf(True, boolean)},
+}
+
+SCHEMA = {
+    "t1": {
+        "decay": "decay",  # special: keys depend on the mode
+        "edge_type_mult": "edge_type_mult",  # special: relation names are open
+        "radius_cap": Leaf(4, count),
+        "iter_cap": Leaf(50, count),
+        "iter_cap_layers": Leaf(None, optional_count),  # folded into iter_cap (smaller wins)
+        "node_budget": Leaf(1.5, positive),
+        "queue_budget": Leaf(10000, count),
+        "relax_cap": Leaf(None, optional_count),
+    },
+    "perf": {
+        "t1": {
+            "caps": {"frontier": Leaf(0, count), "visited": Leaf(0, count)},
+            "dedupe_window": Leaf(0, count),
+        },
+        "parallel": {"enabled": Leaf(False, boolean), "t1": Leaf(False, boolean),
+                     "max_workers": Leaf(0, count)},
+        "native": "native",  # special: present only when the user wrote it
+    },
+    "gel": {
+        "enabled": Leaf(False, boolean),
+        "decay": {"rate": Leaf(0.95, unit_interval), "floor": Leaf(0.0, unit_interval)},
+    },
+}
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+class _Normalizer:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(f"{path or '(top level)'}: {message}")
+
+    def mapping(self, value, path: str) -> Mapping:
+        """The user's mapping at ``path`` (None means empty); a non-mapping is an error."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.error(path, f"{value!r} is not a mapping")
+            return {}
+        return value
+
+    def unknown_keys(self, given: Mapping, allowed, path: str, what: str = "unknown key") -> None:
+        names = list(allowed)
+        for key in given:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), names, n=1)
+            did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+            self.error(_join(path, key), f"{what}{did_you_mean} (allowed: {', '.join(names)})")
+
+    def section(self, schema: Mapping, value, path: str) -> dict:
+        given = self.mapping(value, path)
+        self.unknown_keys(given, schema, path)
+        out = {}
+        for key, spec in schema.items():
+            sub = _join(path, key)
+            if isinstance(spec, Leaf):
+                out[key] = self.leaf(spec, given[key], sub) if key in given else spec.default
+            elif isinstance(spec, Mapping):
+                out[key] = self.section(spec, given.get(key), sub)
+            elif spec == "decay":
+                out[key] = self.decay(given.get(key), sub)
+            elif spec == "edge_type_mult":
+                out[key] = self.edge_type_mult(given.get(key), sub)
+            elif spec == "native" and key in given:
+                out[key] = self.section(NATIVE_SCHEMA, given[key], sub)
+        return out
+
+    def leaf(self, spec: Leaf, value, path: str):
+        try:
+            return spec.check(value)
+        except _Invalid as exc:
+            self.error(path, f"{value!r} {exc}")
+            return spec.default
+
+    def decay(self, value, path: str) -> dict:
+        given = self.mapping(value, path)
+        mode = given.get("mode", "exp_floor")
+        if mode not in DECAY_MODES:
+            self.error(_join(path, "mode"), f"{mode!r} is not one of {', '.join(DECAY_MODES)}")
+            mode = "exp_floor"
+        keys = DECAY_KEYS[mode]
+        self.unknown_keys(given, {"mode": None, **keys}, path, f"unknown key for decay mode {mode!r}")
+        out = {"mode": mode}
+        for key, spec in keys.items():
+            out[key] = self.leaf(spec, given[key], _join(path, key)) if key in given else spec.default
+        return out
+
+    def edge_type_mult(self, value, path: str) -> dict:
+        out = dict(DEFAULT_RELATION_MULTIPLIERS)
+        for name, mult in self.mapping(value, path).items():
+            if not isinstance(name, str) or not name:
+                self.error(_join(path, name), f"relation name {name!r} is not a non-empty string")
+                continue
+            out[name] = self.leaf(Leaf(out.get(name), non_negative), mult, _join(path, name))
+        return out
+
+
+def _read_yaml(path: str | os.PathLike) -> object:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file ({exc.strerror or exc})"], os.fspath(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML ({exc})"], os.fspath(path)) from exc
+
+
+def load_config(path_or_dict: str | os.PathLike | Mapping | None = None) -> dict:
+    """A validated, normalized config: every known key present with its default when absent.
+
+    ``path_or_dict`` is a YAML file path, a mapping (e.g. an already-loaded config; loading is
+    idempotent), or None for the defaults. ``perf.native`` appears only if given. When both
+    ``t1.iter_cap`` and ``t1.iter_cap_layers`` are given the smaller wins; the normalized config
+    holds the effective value in ``t1.iter_cap``. ``backend: rust`` becomes ``native``.
+    Raises :class:`ConfigError` listing every problem.
+    """
+    source = None
+    if isinstance(path_or_dict, str | os.PathLike):
+        source = os.fspath(path_or_dict)
+        raw = _read_yaml(path_or_dict)
+    elif path_or_dict is None or isinstance(path_or_dict, Mapping):
+        raw = path_or_dict
+    else:
+        raise TypeError(f"path_or_dict must be a path, a mapping or None, got {type(path_or_dict).__name__}")
+    normalizer = _Normalizer()
+    config = normalizer.section(SCHEMA, raw, "")
+    if normalizer.errors:
+        raise ConfigError(normalizer.errors, source)
+    t1 = config["t1"]
+    layers = t1.pop("iter_cap_layers")
+    given_iter_cap = isinstance(raw, Mapping) and "iter_cap" in (raw.get("t1") or {})
+    if layers is not None:
+        t1["iter_cap"] = min(t1["iter_cap"], layers) if given_iter_cap else layers
+    return config

@@ -1,0 +1,219 @@
+"""Compare T1 results: node sets exactly, values at ``atol``/``rtol``, integer metrics exactly.
+
+A value pair passes when ``|a - b| <= atol + rtol * max(|a|, |b|)``. Results may be
+:class:`~clematis.T1Result` (nodes keyed by node id), :class:`~clematis.TurnResult` (its merged
+deltas and merged metrics), raw ``(d_nodes, d_vals, metrics)`` tuples (keyed by node index) or a
+:class:`Golden` loaded from a JSON golden file (see ``docs/parity.md``). The dispatch counters
+under ``metrics["native_t1"]`` describe how a result was computed, not the result, and are not
+compared.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GOLDEN_FORMAT = "clematis.parity.golden"
+GOLDEN_VERSION = 1
+DEFAULT_ATOL = 1.0e-6
+DEFAULT_RTOL = 1.0e-5
+SHOWN_NODES = 3
+
+
+class ParityError(AssertionError):
+    """Two results differ beyond tolerance; ``report`` is the :class:`ParityReport`."""
+
+    def __init__(self, report: ParityReport, prefix: str = "parity mismatch") -> None:
+        self.report = report
+        super().__init__(f"{prefix}: {report.summary()}")
+
+
+@dataclass(frozen=True)
+class Golden:
+    """A saved reference result: activation per node (key order kept) and its metrics."""
+
+    nodes: dict
+    metrics: dict
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeDiff:
+    """A node whose values differ beyond tolerance (``a`` or ``b`` is None when absent)."""
+
+    node: object
+    a: float | None
+    b: float | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else abs(self.a - self.b)
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """The differences between result ``a`` and result ``b``.
+
+    ``mismatched``: nodes in both with values out of tolerance; ``missing``: nodes only in ``a``;
+    ``extra``: nodes only in ``b``; ``metric_diffs``: metric name -> ``(a value, b value)``
+    (None when absent). ``labels`` name ``a`` and ``b`` in messages.
+    """
+
+    mismatched: tuple[NodeDiff, ...]
+    missing: tuple[NodeDiff, ...]
+    extra: tuple[NodeDiff, ...]
+    metric_diffs: dict
+    n_nodes: int
+    atol: float
+    rtol: float
+    labels: tuple[str, str] = ("a", "b")
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatched or self.missing or self.extra or self.metric_diffs)
+
+    @property
+    def n_differing_nodes(self) -> int:
+        return len(self.mismatched) + len(self.missing) + len(self.extra)
+
+    def summary(self, limit: int = SHOWN_NODES) -> str:
+        """One line: e.g. ``1 node(s) differ. node=123 py=0.532 native=0.531 Δ=0.001``."""
+        la, lb = self.labels
+        if self.ok:
+            return f"no differences ({self.n_nodes} nodes, atol={self.atol:g}, rtol={self.rtol:g})"
+        parts = [f"{self.n_differing_nodes} node(s) differ."]
+        for diff in (self.mismatched + self.missing + self.extra)[:limit]:
+            text = f"node={diff.node} {la}={_fmt(diff.a)} {lb}={_fmt(diff.b)}"
+            parts.append(text + (f" Δ={diff.delta:.3g}" if diff.delta is not None else ""))
+        if self.n_differing_nodes > limit:
+            parts.append(f"(+{self.n_differing_nodes - limit} more)")
+        if self.metric_diffs:
+            shown = ", ".join(f"{name} {la}={a} {lb}={b}" for name, (a, b) in self.metric_diffs.items())
+            parts.append(f"metrics differ: {shown}")
+        return " ".join(parts)
+
+
+def _fmt(value: float | None) -> str:
+    return "absent" if value is None else str(np.float32(value))
+
+
+def _as_comparable(result) -> tuple[dict, dict]:
+    """``({node: float value}, metrics)`` of any supported result kind."""
+    if isinstance(result, Golden):
+        return result.nodes, result.metrics
+    if hasattr(result, "merged") and hasattr(result, "metrics"):  # TurnResult
+        return dict(result.merged), result.metrics
+    if hasattr(result, "graph") and hasattr(result, "values"):  # T1Result
+        nodes = [result.graph.node_id(int(i)) for i in result.nodes]
+        return dict(zip(nodes, result.values.tolist(), strict=True)), result.metrics
+    if isinstance(result, tuple) and len(result) == 3:
+        d_nodes, d_vals, metrics = result
+        return dict(zip(np.asarray(d_nodes).tolist(), np.asarray(d_vals).tolist(), strict=True)), metrics
+    raise TypeError("a result must be a T1Result, a TurnResult, a Golden or a (d_nodes, d_vals, metrics) "
+                    f"tuple, got {type(result).__name__}")
+
+
+def _close(a: float, b: float, atol: float, rtol: float) -> bool:
+    return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _metric_diffs(ma: Mapping, mb: Mapping, atol: float, rtol: float) -> dict:
+    diffs = {}
+    for name in list(ma) + [k for k in mb if k not in ma]:
+        a, b = ma.get(name), mb.get(name)
+        if isinstance(a, Mapping) or isinstance(b, Mapping):  # dispatch counters (native_t1)
+            continue
+        if a is None or b is None:
+            diffs[name] = (a, b)
+        elif _is_int(a) and _is_int(b):
+            if int(a) != int(b):
+                diffs[name] = (a, b)
+        elif not _close(float(a), float(b), atol, rtol):
+            diffs[name] = (a, b)
+    return diffs
+
+
+def _check_tolerance(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def compare(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+            labels: tuple[str, str] = ("a", "b")) -> ParityReport:
+    """Compare result ``a`` (the reference) with result ``b``; see the module docstring."""
+    atol = _check_tolerance("atol", atol)
+    rtol = _check_tolerance("rtol", rtol)
+    nodes_a, metrics_a = _as_comparable(a)
+    nodes_b, metrics_b = _as_comparable(b)
+    mismatched, missing = [], []
+    for node, va in nodes_a.items():
+        if node not in nodes_b:
+            missing.append(NodeDiff(node, va, None))
+        elif not _close(va, nodes_b[node], atol, rtol):
+            mismatched.append(NodeDiff(node, va, nodes_b[node]))
+    extra = [NodeDiff(node, None, vb) for node, vb in nodes_b.items() if node not in nodes_a]
+    return ParityReport(tuple(mismatched), tuple(missing), tuple(extra),
+                        _metric_diffs(metrics_a, metrics_b, atol, rtol),
+                        max(len(nodes_a), len(nodes_b)), atol, rtol, tuple(labels))
+
+
+def assert_parity(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                  labels: tuple[str, str] = ("a", "b")) -> ParityReport:
+    """:func:`compare`, raising :class:`ParityError` when the results differ."""
+    report = compare(a, b, atol=atol, rtol=rtol, labels=labels)
+    if not report.ok:
+        raise ParityError(report)
+    return report
+
+
+def to_golden(result, meta: Mapping | None = None) -> Golden:
+    """The :class:`Golden` of a result (metrics without the dispatch counters)."""
+    nodes, metrics = _as_comparable(result)
+    kept = {k: v for k, v in metrics.items() if not isinstance(v, Mapping)}
+    return Golden(dict(nodes), kept, dict(meta or {}))
+
+
+def save_golden(result, path: str | os.PathLike, *, meta: Mapping | None = None) -> Golden:
+    """Write ``result`` as a JSON golden file (format in ``docs/parity.md``); returns the Golden."""
+    golden = to_golden(result, meta)
+    document = {
+        "format": GOLDEN_FORMAT,
+        "version": GOLDEN_VERSION,
+        "nodes": [[node, value] for node, value in golden.nodes.items()],
+        "metrics": {k: (int(v) if _is_int(v) else float(v)) for k, v in golden.metrics.items()},
+        "meta": golden.meta,
+    }
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=1, sort_keys=False)
+        fh.write("\n")
+    return golden
+
+
+def load_golden(path: str | os.PathLike) -> Golden:
+    """Read a golden file written by :func:`save_golden`; ValueError when it is not one."""
+    where = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{where}: not a readable golden file ({exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != GOLDEN_FORMAT:
+        raise ValueError(f"{where}: not a clematis golden file (format must be {GOLDEN_FORMAT!r})")
+    if document.get("version") != GOLDEN_VERSION:
+        raise ValueError(f"{where}: unsupported golden version {document.get('version')!r}")
+    try:
+        nodes = {node: float(value) for node, value in document["nodes"]}
+        metrics = dict(document["metrics"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: malformed golden file ({exc})") from exc
+    return Golden(nodes, metrics, dict(document.get("meta") or {}))
