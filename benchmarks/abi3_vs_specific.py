@@ -54,11 +54,12 @@ def build_and_install(name: str, workdir: pathlib.Path) -> pathlib.Path:
     return target
 
 
-def run_child(site: pathlib.Path, repeats: int, warmup: int, prefix: list[str] = ()) -> dict:
+def run_child(site: pathlib.Path, repeats: int, warmup: int, labels=tuple(QUERIES), prefix=()) -> dict:
     """Run this script's ``--child`` mode against one installed build; return its JSON report."""
     env = {**os.environ, "PYTHONPATH": str(site), "PYTHONHASHSEED": "0"}
+    queries = [arg for label in labels for arg in ("--query", label)]
     out = subprocess.run([*prefix, sys.executable, __file__, "--child", "--repeats", str(repeats),
-                          "--warmup", str(warmup)], env=env, cwd=site, check=True,
+                          "--warmup", str(warmup), *queries], env=env, cwd=site, check=True,
                          capture_output=True, text=True).stdout
     report = json.loads(out.splitlines()[-1])
     if not report["kernel"].startswith(str(site)):
@@ -66,7 +67,7 @@ def run_child(site: pathlib.Path, repeats: int, warmup: int, prefix: list[str] =
     return report
 
 
-def child(repeats: int, warmup: int) -> None:
+def child(repeats: int, warmup: int, labels: list[str]) -> None:
     """Time the queries with whichever clematis is importable; print one JSON line."""
     graphs = load_test_helpers()
     import clematis._kernels._t1 as kernel
@@ -78,8 +79,8 @@ def child(repeats: int, warmup: int) -> None:
         raise RuntimeError(f"the compiled kernel did not import: {native_t1.unavailable_reason()}")
     graph = graphs.smoke_graph()
     seconds = {}
-    for label, seeds in QUERIES.items():
-        seeds = list(seeds)
+    for label in labels:
+        seeds = list(QUERIES[label])
         for _ in range(warmup):
             clematis.propagate(graph, seeds, backend="native")
         times = []
@@ -91,9 +92,10 @@ def child(repeats: int, warmup: int) -> None:
     print(json.dumps({"kernel": kernel.__file__, "seconds": seconds}))
 
 
-def instructions(site: pathlib.Path, workdir: pathlib.Path, with_queries: bool) -> int:
-    out = workdir / f"callgrind-{site.name}-{int(with_queries)}.out"
-    run_child(site, int(with_queries), 0,
+def instructions(site: pathlib.Path, workdir: pathlib.Path, labels: tuple[str, ...]) -> int:
+    """Instructions of a child that runs each query in ``labels`` once (none: start-up only)."""
+    out = pathlib.Path(tempfile.mkstemp(prefix=f"callgrind-{site.name}-", dir=workdir)[1])
+    run_child(site, 1 if labels else 0, 0, labels or tuple(QUERIES),
               ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}"])
     return int(re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE).group(1))
 
@@ -105,9 +107,10 @@ def main() -> None:
     parser.add_argument("--callgrind", action="store_true", help="also count instructions (slow)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--query", action="append", choices=QUERIES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.repeats, args.warmup)
+        child(args.repeats, args.warmup, args.query or list(QUERIES))
         return
 
     with tempfile.TemporaryDirectory(prefix="clematis-abi3-") as tmp:
@@ -129,10 +132,13 @@ def main() -> None:
                   f"{min(abi3) / min(specific):14.4f} {per_round:17.4f}")
 
         if args.callgrind:
-            counts = {name: instructions(site, workdir, True) - instructions(site, workdir, False)
-                      for name, site in sites.items()}
-            print(f"\ncallgrind, both queries once: abi3 {counts['abi3']:,} instructions, specific "
-                  f"{counts['specific']:,}, abi3/specific {counts['abi3'] / counts['specific']:.4f}")
+            print("\ncallgrind instructions of one query (a run with it minus a run without)")
+            print(f"{'query':12s} {'abi3':>15s} {'specific':>15s} {'abi3/specific':>14s}")
+            start_up = {name: instructions(site, workdir, ()) for name, site in sites.items()}
+            for label in QUERIES:
+                abi3, specific = (instructions(site, workdir, (label,)) - start_up[name]
+                                  for name, site in sites.items())
+                print(f"{label:12s} {abi3:15,} {specific:15,} {abi3 / specific:14.4f}")
 
 
 if __name__ == "__main__":
