@@ -13,8 +13,9 @@ from libc.stdlib cimport calloc, free, qsort
 from libc.string cimport memcpy, memset
 
 from clematis._kernels._queue cimport (
-    EntryBuffer, NodeRing, entry_tie_pos, entry_value, minmax_push, minmax_take,
-    minmax_worst_index, pack_entry, quad_pop, quad_push, reserve, ring_push,
+    RADIX_BUCKETS, EntryBuffer, NodeRing, RadixQueue, entry_tie_pos, entry_value, minmax_push,
+    minmax_take, minmax_worst_index, pack_entry, radix_clear, radix_pop, radix_push, reserve,
+    ring_push,
 )
 
 ctypedef fused index_t:
@@ -57,7 +58,8 @@ cdef struct Scratch:
     int64_t n_touched
     int32_t* ring_count  # dedupe ring membership count per node
     uint8_t* visited     # visited-set membership per node
-    EntryBuffer heap
+    RadixQueue radix     # the queue without a frontier cap
+    EntryBuffer heap     # the min-max heap under a frontier cap
     NodeRing dedupe_ring
     NodeRing visited_ring
 
@@ -84,6 +86,7 @@ cdef class Workspace:
             raise MemoryError(f"cannot allocate T1 scratch space for {n} nodes")
 
     def __dealloc__(self):
+        cdef int b
         free(self.s.acc)
         free(self.s.dist1)
         free(self.s.touched)
@@ -91,6 +94,8 @@ cdef class Workspace:
         free(self.s.ring_count)
         free(self.s.visited)
         free(self.s.heap.data)
+        for b in range(RADIX_BUCKETS):
+            free(self.s.radix.buckets[b].data)
         free(self.s.dedupe_ring.data)
         free(self.s.visited_ring.data)
 
@@ -131,10 +136,8 @@ cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t
         if reserve(&s.heap, s.heap.size + 1) < 0:
             return -1
         minmax_push(&s.heap, entry)
-    else:
-        if reserve(&s.heap, s.heap.size + 1) < 0:
-            return -1
-        quad_push(&s.heap, entry)
+    elif radix_push(&s.radix, entry) < 0:
+        return -1
     if caps.dedupe_window:
         status = ring_push(&s.dedupe_ring, v, &evicted)
         if status < 0:
@@ -145,10 +148,16 @@ cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t
     return 0
 
 
-cdef inline uint64_t dequeue(Scratch* s, const Caps* caps) noexcept nogil:
+cdef inline int64_t queue_size(Scratch* s, const Caps* caps) noexcept nogil:
+    return s.heap.size if caps.frontier_cap else s.radix.size
+
+
+cdef inline int dequeue(Scratch* s, const Caps* caps, uint64_t* entry) noexcept nogil:
+    """Pop the first entry in queue order into ``entry``; -1 when memory runs out."""
     if caps.frontier_cap:
-        return minmax_take(&s.heap, 0)
-    return quad_pop(&s.heap)
+        entry[0] = minmax_take(&s.heap, 0)
+        return 0
+    return radix_pop(&s.radix, entry)
 
 
 cdef int run_t1(
@@ -188,10 +197,11 @@ cdef int run_t1(
             return -1
     n_touched = s.n_touched
 
-    while s.heap.size > 0 and not stop:
+    while queue_size(s, caps) > 0 and not stop:
         if caps.queue_budget and pops >= caps.queue_budget:
             break
-        entry = dequeue(s, caps)
+        if dequeue(s, caps, &entry) < 0:
+            return -1
         u = node_of_pos[entry_tie_pos(entry)]
         c = entry_value(entry)
         pops += 1
@@ -247,10 +257,8 @@ cdef int run_t1(
                 if caps_on:
                     if enqueue(s, caps, v, contrib, tie_pos, counters) < 0:
                         return -1
-                else:
-                    if reserve(&s.heap, s.heap.size + 1) < 0:
-                        return -1
-                    quad_push(&s.heap, pack_entry(tie_pos[v], contrib))
+                elif radix_push(&s.radix, pack_entry(tie_pos[v], contrib)) < 0:
+                    return -1
             else:
                 node_budget_hits += 1
             if caps.relax_cap and propagations >= caps.relax_cap:
@@ -306,6 +314,7 @@ cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
         s.dist1[v] = 0
     s.n_touched = 0
     s.heap.size = 0
+    radix_clear(&s.radix)
     for i in range(s.dedupe_ring.size):
         s.ring_count[s.dedupe_ring.data[i]] = 0
     s.dedupe_ring.size = 0

@@ -1,0 +1,100 @@
+"""Fixtures of the T1 benchmarks (``make bench``): graphs, and queries prepared per backend.
+
+The ``prepare`` fixture is parametrised (indirectly) over backends, so every benchmark group
+shows its backends side by side. A prepared query runs only the kernel call path
+(``QueryPlan.run``, or the ctypes call of the C baseline); its inputs are built beforehand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from c_baseline import CBaseline, build_library, compiler
+from t1_workloads import first_seeds, padded_smoke_graph, smoke_graph
+
+from clematis import ConceptGraph
+from clematis.api import QueryPlan
+
+Triple = tuple[np.ndarray, np.ndarray, dict]
+
+
+@pytest.fixture(scope="session")
+def smoke() -> ConceptGraph:
+    return smoke_graph()
+
+
+ONE_SEED_BASE_NODES = 10_000
+
+
+@pytest.fixture(scope="session")
+def graph_of_size() -> Callable[[int], ConceptGraph]:
+    """A 10k-node smoke-shaped graph padded with a disjoint part to ``n`` nodes (built once):
+    seed 0 does the same work whatever ``n`` is."""
+    graphs: dict[int, ConceptGraph] = {}
+
+    def get(n: int) -> ConceptGraph:
+        if n not in graphs:
+            graphs[n] = padded_smoke_graph(ONE_SEED_BASE_NODES, n)
+        return graphs[n]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def c_library(tmp_path_factory):
+    if compiler() is None:
+        pytest.skip("no C compiler (gcc or $CC) to build the C baseline")
+    return build_library(tmp_path_factory.mktemp("c_baseline"))
+
+
+@pytest.fixture
+def prepare(request) -> Callable[..., Callable[[], Triple]]:
+    """``prepare(graph, k, **params)``: a call running seeds 0..k-1 on the parametrised backend."""
+    backend = request.param
+
+    def clematis_query(graph: ConceptGraph, k: int, **params) -> Callable[[], Triple]:
+        plan = QueryPlan(graph, backend, **params)
+        if plan.backend != backend:
+            pytest.fail(f"backend {backend} is not available (the compiled kernel did not import)")
+        seeds = plan.seeds(first_seeds(k))
+
+        def run() -> Triple:
+            result = plan.run(*seeds)
+            return result.nodes, result.values, result.metrics
+
+        return run
+
+    def c_query(graph: ConceptGraph, k: int, **params) -> Callable[[], Triple]:
+        baseline = CBaseline(request.getfixturevalue("c_library"), graph.n_nodes)
+        request.addfinalizer(baseline.close)
+        return baseline.prepare(QueryPlan(graph, "python", **params), first_seeds(k))
+
+    return c_query if backend == "c" else clematis_query
+
+
+@pytest.fixture(scope="session")
+def expected() -> Callable[..., Triple]:
+    """``expected(graph, k, **params)``: the native result every backend must reproduce (cached)."""
+    results: dict[tuple, Triple] = {}
+
+    def get(graph: ConceptGraph, k: int, **params) -> Triple:
+        key = (id(graph), k, tuple(sorted(params.items())))
+        if key not in results:
+            plan = QueryPlan(graph, "native", **params)
+            result = plan.run(*plan.seeds(first_seeds(k)))
+            results[key] = (result.nodes, result.values, result.metrics)
+        return results[key]
+
+    return get
+
+
+@pytest.fixture
+def assert_same() -> Callable[[Triple, Triple], None]:
+    def check(got: Triple, want: Triple) -> None:
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1].view(np.int32), want[1].view(np.int32))
+        assert got[2] == want[2]
+
+    return check
