@@ -7,6 +7,7 @@ the pure-Python reference (``python``).
 from . import datasets, t1
 from ._backend import NativeUnavailableError
 from .api import T1Result, propagate
+from .batch import propagate_many
 from .config import ConfigError, load_config
 from .graph import ConceptGraph
 from .info import show_config
@@ -25,6 +26,7 @@ __all__ = [
     "datasets",
     "load_config",
     "propagate",
+    "propagate_many",
     "run_smoke_turn",
     "run_turn",
     "show_config",

@@ -61,6 +61,17 @@ class ConceptGraph:
         self.workspaces = WorkspacePool(arrays.n_nodes)
         self._multiplier_views: dict[tuple, ConceptGraph] = {}
 
+    # ---- pickling (Dask, multiprocessing): the constructor's arguments, nothing validated again --
+
+    def __getstate__(self) -> dict:
+        """The graph's data; the scratch pool, id index and caches are rebuilt by the copy."""
+        return {"arrays": self.arrays, "node_ids": self.node_ids, "labels": self.labels,
+                "relations": self.relations, "relation_multipliers": self.relation_multipliers}
+
+    def __setstate__(self, state: dict) -> None:
+        _freeze(state["arrays"])
+        self.__init__(**state)
+
     # ---- construction -----------------------------------------------------------------------
 
     @classmethod
@@ -103,8 +114,7 @@ class ConceptGraph:
             csr.indptr.copy(), csr.indices.copy(), csr.data.copy(), codes.copy(), table[codes],
             key_rank_of(ids, n),
         )
-        for arr in vars(arrays).values():  # the graph owns its arrays; queries never write them
-            arr.flags.writeable = False
+        _freeze(arrays)
         return cls(arrays, ids, _check_labels(labels, ids, n), relations,
                    {r: multipliers[r] for r in relations})
 
@@ -285,6 +295,12 @@ class ConceptGraph:
         return cls.from_csr(matrix, rel_code=rel_code, node_ids=meta["node_ids"],
                             labels=meta["labels"], relations=meta["relations"],
                             relation_multipliers=meta["relation_multipliers"])
+
+
+def _freeze(arrays: CSRArrays) -> None:
+    """The graph owns its arrays; queries never write them."""
+    for arr in vars(arrays).values():
+        arr.flags.writeable = False
 
 
 def _check_node_ids(node_ids, n: int) -> list[str] | None:

@@ -326,6 +326,21 @@ cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
     return kept
 
 
+cdef void set_caps(Caps* caps, Scratch* s, int64_t radius_cap, int64_t iter_cap_layers,
+                   float node_budget, int64_t frontier_cap, int64_t visited_cap, int64_t dedupe_window,
+                   int64_t queue_budget, int64_t relax_cap) noexcept:
+    caps.radius_cap = radius_cap
+    caps.iter_cap_layers = iter_cap_layers
+    caps.node_budget = node_budget
+    caps.frontier_cap = frontier_cap
+    caps.visited_cap = visited_cap
+    caps.dedupe_window = dedupe_window
+    caps.queue_budget = queue_budget
+    caps.relax_cap = relax_cap
+    s.dedupe_ring.limit = dedupe_window
+    s.visited_ring.limit = visited_cap
+
+
 def propagate(
     const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
     const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
@@ -349,16 +364,8 @@ def propagate(
     cdef int64_t n = indptr.shape[0] - 1
     if n != s.n:
         raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
-    caps.radius_cap = radius_cap
-    caps.iter_cap_layers = iter_cap_layers
-    caps.node_budget = node_budget
-    caps.frontier_cap = frontier_cap
-    caps.visited_cap = visited_cap
-    caps.dedupe_window = dedupe_window
-    caps.queue_budget = queue_budget
-    caps.relax_cap = relax_cap
-    s.dedupe_ring.limit = dedupe_window
-    s.visited_ring.limit = visited_cap
+    set_caps(&caps, s, radius_cap, iter_cap_layers, node_budget, frontier_cap, visited_cap,
+             dedupe_window, queue_budget, relax_cap)
     memset(&counters, 0, sizeof(Counters))
 
     with nogil:
@@ -383,3 +390,139 @@ def propagate(
             nodes_view[i] = s.touched[i]
         memcpy(&vals_view[0], s.out_vals, kept * sizeof(float))
     return d_nodes, d_vals, counters
+
+
+# ---- many queries in one call: the batched entry of clematis.propagate_many -------------------
+#
+# A chunk of queries runs inside ONE ``with nogil:`` block on one Workspace, so threads that each
+# hold their own Workspace scale with the cores: the GIL is taken once per chunk, not per query.
+
+from libc.stdlib cimport realloc
+
+cdef Counters _counters_layout
+# The per-query counters as a NumPy structured dtype laid out exactly like ``Counters``.
+COUNTERS_DTYPE = np.asarray(<Counters[:1]> &_counters_layout).dtype
+
+
+cdef struct Output:
+    int32_t* nodes    # the kept nodes of every query so far, concatenated
+    float* values
+    int64_t size
+    int64_t capacity
+
+
+cdef int append_output(Output* out, const Scratch* s, int64_t kept) noexcept nogil:
+    """Append the ``kept`` compacted results of ``s``; -1 when memory runs out."""
+    cdef int64_t capacity = out.capacity if out.capacity > 0 else 1024
+    cdef int32_t* nodes
+    cdef float* values
+    if out.size + kept > out.capacity:
+        while capacity < out.size + kept:
+            capacity *= 2
+        nodes = <int32_t*> realloc(out.nodes, capacity * sizeof(int32_t))
+        if nodes == NULL:
+            return -1
+        out.nodes = nodes
+        values = <float*> realloc(out.values, capacity * sizeof(float))
+        if values == NULL:
+            return -1
+        out.values = values
+        out.capacity = capacity
+    memcpy(out.nodes + out.size, s.touched, kept * sizeof(int32_t))
+    memcpy(out.values + out.size, s.out_vals, kept * sizeof(float))
+    out.size += kept
+    return 0
+
+
+cdef int run_t1_batch(
+    const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
+    const int32_t* tie_pos, const int32_t* node_of_pos, const int64_t* seed_ptr,
+    const index_t* seed_nodes,
+    const float* seed_weights, int64_t n_queries, const float* decay, const Caps* caps, Scratch* s,
+    Counters* counters, int64_t* offsets, Output* out,
+) noexcept nogil:
+    """Query ``q`` is seeds ``seed_ptr[q] .. seed_ptr[q + 1] - 1``; its output lands in
+    ``out[offsets[q] .. offsets[q + 1] - 1]``. Returns 0, or -1 when memory runs out."""
+    cdef int64_t q, first, count, kept
+    cdef int status
+    offsets[0] = 0
+    for q in range(n_queries):
+        first = seed_ptr[q]
+        count = seed_ptr[q + 1] - first
+        status = run_t1(indptr, indices, weights, rel_mult, tie_pos, node_of_pos,
+                        seed_nodes + first if count else NULL,
+                        seed_weights + first if count else NULL,
+                        count, decay, caps, s, &counters[q])
+        kept = collect_and_reset(s)  # always: the workspace must be idle for the next query
+        if status < 0 or append_output(out, s, kept) < 0:
+            return -1
+        offsets[q + 1] = out.size
+    return 0
+
+
+def propagate_batch(
+    const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
+    const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
+    const int64_t[::1] seed_ptr,
+    const index_t[::1] seed_nodes, const float[::1] seed_weights, const float[::1] decay,
+    Workspace workspace not None,
+    int64_t radius_cap, int64_t iter_cap_layers, float node_budget, int64_t frontier_cap,
+    int64_t visited_cap, int64_t dedupe_window, int64_t queue_budget, int64_t relax_cap,
+):
+    """Run many validated queries on one graph; query ``q`` is seeds ``seed_ptr[q]:seed_ptr[q+1]``.
+
+    Returns ``(d_nodes, d_vals, offsets, counters)``: the outputs of every query concatenated,
+    query ``q`` owning ``offsets[q]:offsets[q + 1]``, and one ``COUNTERS_DTYPE`` record per query.
+    Each query returns the same bits as :func:`propagate` with the same arguments.
+    """
+    cdef Scratch* s = &workspace.s
+    cdef Caps caps
+    cdef Output out
+    cdef int status
+    cdef int64_t q, i
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t n_queries = seed_ptr.shape[0] - 1
+    if n != s.n:
+        raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
+    if n_queries < 0 or seed_ptr[0] != 0 or seed_ptr[n_queries] != seed_nodes.shape[0]:
+        raise ValueError("seed_ptr must run from 0 to len(seed_nodes)")
+    if seed_weights.shape[0] != seed_nodes.shape[0]:
+        raise ValueError("seed_weights must have one entry per seed")
+    for q in range(n_queries):
+        if seed_ptr[q + 1] < seed_ptr[q]:
+            raise ValueError("seed_ptr must be non-decreasing")
+    set_caps(&caps, s, radius_cap, iter_cap_layers, node_budget, frontier_cap, visited_cap,
+             dedupe_window, queue_budget, relax_cap)
+    memset(&out, 0, sizeof(Output))
+
+    offsets = np.empty(n_queries + 1, dtype=np.int64)
+    counters = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
+    cdef int64_t[::1] offsets_view = offsets
+    cdef Counters[::1] counters_view = counters
+    cdef index_t[::1] nodes_view
+    cdef float[::1] vals_view
+    with nogil:
+        status = run_t1_batch(&indptr[0], &indices[0] if indices.shape[0] else NULL,
+                              &weights[0] if weights.shape[0] else NULL,
+                              &rel_mult[0] if rel_mult.shape[0] else NULL,
+                              &tie_pos[0] if tie_pos.shape[0] else NULL,
+                              &node_of_pos[0] if node_of_pos.shape[0] else NULL,
+                              &seed_ptr[0], &seed_nodes[0] if seed_nodes.shape[0] else NULL,
+                              &seed_weights[0] if seed_weights.shape[0] else NULL, n_queries,
+                              &decay[0], &caps, s,
+                              &counters_view[0] if n_queries else NULL, &offsets_view[0], &out)
+    try:
+        if status < 0:
+            raise MemoryError("out of memory while running a T1 batch")
+        d_nodes = np.empty(out.size, dtype=np.int64 if index_t is int64_t else np.int32)
+        d_vals = np.empty(out.size, dtype=np.float32)
+        nodes_view = d_nodes
+        vals_view = d_vals
+        for i in range(out.size):
+            nodes_view[i] = out.nodes[i]
+        if out.size:
+            memcpy(&vals_view[0], out.values, out.size * sizeof(float))
+    finally:
+        free(out.nodes)
+        free(out.values)
+    return d_nodes, d_vals, offsets, counters

@@ -1,0 +1,145 @@
+"""Many queries on one graph: ``propagate_many``, threads over the GIL-free kernel on every core."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from ._engine import run_batch
+from ._validation import T1Params, as_count
+from .api import QueryPlan, T1Result
+from .graph import ConceptGraph
+
+MAX_CHUNK = 64     # queries per kernel call at most: keeps the progress bar moving
+GUIDED_SHARES = 4  # a chunk takes 1 / (GUIDED_SHARES * workers) of the queries still to run
+
+
+@dataclass(frozen=True)
+class SeedBatch:
+    """Validated seeds of many queries in CSR form: query ``q`` is ``nodes[ptr[q]:ptr[q + 1]]``."""
+
+    ptr: np.ndarray      # int64, len = queries + 1
+    nodes: np.ndarray    # the graph's index dtype
+    weights: np.ndarray  # float32
+
+    def __len__(self) -> int:
+        return self.ptr.shape[0] - 1
+
+    def slice(self, start: int, stop: int) -> SeedBatch:
+        """Queries ``start .. stop - 1``."""
+        a, b = self.ptr[start], self.ptr[stop]
+        return SeedBatch(self.ptr[start:stop + 1] - a, self.nodes[a:b], self.weights[a:b])
+
+    def chunks(self, size: int) -> list[SeedBatch]:
+        """Consecutive sub-batches of ``size`` queries (the last may be shorter)."""
+        return [self.slice(start, min(start + size, len(self))) for start in range(0, len(self), size)]
+
+
+def guided_bounds(n_queries: int, n_workers: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of chunks of at most ``MAX_CHUNK`` queries that shrink towards the end
+    (each a share of what remains), so that the threads run out of work together."""
+    bounds, start = [], 0
+    while start < n_queries:
+        size = max(1, min(MAX_CHUNK, math.ceil((n_queries - start) / (GUIDED_SHARES * n_workers))))
+        bounds.append((start, start + size))
+        start += size
+    return bounds
+
+
+def split_seed_set(seed_set) -> tuple[object, object]:
+    """``(nodes, weights or None)`` of one seed set given as nodes, ``{node: weight}`` or a
+    ``(nodes, weights)`` tuple. A tuple is a pair when its first item is not itself a node."""
+    if isinstance(seed_set, Mapping):
+        return list(seed_set.keys()), list(seed_set.values())
+    if (isinstance(seed_set, tuple) and len(seed_set) == 2
+            and not isinstance(seed_set[0], str | int | np.integer)):
+        return seed_set
+    return seed_set, None
+
+
+def seed_batch(plan: QueryPlan, seed_sets: Iterable) -> SeedBatch:
+    """Validate every seed set with ``plan`` before any work; errors name ``seed_sets[q]``."""
+    if isinstance(seed_sets, str | bytes | Mapping) or not isinstance(seed_sets, Iterable):
+        raise TypeError(f"seed_sets must be an iterable of seed sets, got {type(seed_sets).__name__}")
+    nodes, weights = [], []
+    for q, seed_set in enumerate(seed_sets):
+        try:
+            n, w = plan.seeds(*split_seed_set(seed_set))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"seed_sets[{q}]: {exc}") from None
+        nodes.append(n)
+        weights.append(w)
+    ptr = np.zeros(len(nodes) + 1, dtype=np.int64)
+    np.cumsum([n.shape[0] for n in nodes], out=ptr[1:])
+    index_dtype = plan.graph.arrays.indptr.dtype
+    return SeedBatch(ptr, np.concatenate(nodes) if nodes else np.zeros(0, dtype=index_dtype),
+                     np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32))
+
+
+def run_chunk(chunk: SeedBatch, graph: ConceptGraph, decay: np.ndarray, params: T1Params,
+              backend: str) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+    """``(nodes, values, metrics)`` of every query of ``chunk``, in one kernel call."""
+    return run_batch(graph.arrays, chunk.ptr, chunk.nodes, chunk.weights, decay, params, backend,
+                     graph.workspaces)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def propagate_many(
+    graph: ConceptGraph,
+    seed_sets: Iterable,
+    *,
+    workers: int = 0,
+    backend: str | None = None,
+    progress: bool = False,
+    **params,
+) -> list[T1Result]:
+    """Run one query per seed set; ``results[q]`` is bit-identical to ``propagate`` on ``seed_sets[q]``.
+
+    A seed set is a sequence of node ids or indices (weights 1.0), a mapping ``{node: weight}``,
+    or a ``(nodes, weights)`` tuple. Every seed set and parameter is validated before any work;
+    an error names the seed set (``seed_sets[17]: ...``). ``params`` are those of
+    :func:`clematis.propagate`, shared by all queries.
+
+    ``workers`` threads (0: every CPU this process may use) run chunks of queries, each chunk in
+    one GIL-free kernel call on its own scratch space; the graph is shared, never copied.
+    ``progress=True`` shows a tqdm bar on stderr.
+    """
+    if not isinstance(graph, ConceptGraph):
+        raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
+    n_workers = as_count("workers", workers) or available_cpus()
+    plan = QueryPlan(graph, backend, **params)
+    batch = seed_batch(plan, seed_sets)
+    chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
+
+    def run(chunk: SeedBatch) -> list[T1Result]:
+        return [T1Result(*output, plan.backend, graph)
+                for output in run_chunk(chunk, graph, plan.decay, plan.params, plan.backend)]
+
+    results: list[T1Result] = []
+    with tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar:
+        if n_workers == 1 or len(chunks) <= 1:
+            outputs = map(run, chunks)
+            executor = None
+        else:
+            executor = ThreadPoolExecutor(min(n_workers, len(chunks)), thread_name_prefix="clematis")
+            outputs = executor.map(run, chunks)
+        try:
+            for chunk_results in outputs:
+                results.extend(chunk_results)
+                bar.update(len(chunk_results))
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+    return results

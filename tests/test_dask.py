@@ -1,0 +1,79 @@
+"""clematis.dask.propagate_many on a real multi-process LocalCluster: same bits as the local call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from distributed import Client, LocalCluster
+
+import clematis
+import clematis.dask
+from tests.test_batch import PARAM_SETS, assert_same_results, demo_seed_sets
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as dask_client:
+        yield dask_client
+
+
+@pytest.mark.parametrize("params", [PARAM_SETS["defaults"], PARAM_SETS["caps"]], ids=["defaults", "caps"])
+def test_same_bits_as_the_local_call(demo_graph, client, params):
+    seed_sets = demo_seed_sets(demo_graph, 70, seed=9)
+    got = clematis.dask.propagate_many(demo_graph, seed_sets, client=client, chunk_size=6, **params)
+    assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, **params))
+
+
+def test_graph_is_sent_once_and_both_workers_run_chunks(demo_graph, client, monkeypatch):
+    scatters = []
+    real_scatter = client.scatter
+
+    def counting_scatter(data, **kwargs):
+        scatters.append((type(data).__name__, kwargs.get("broadcast")))
+        return real_scatter(data, **kwargs)
+
+    monkeypatch.setattr(client, "scatter", counting_scatter)
+    seed_sets = [[i] for i in range(40)]
+    clematis.dask.propagate_many(demo_graph, seed_sets, client=client, chunk_size=2, queue_budget=50)
+    assert scatters == [("ConceptGraph", True)]
+    executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    assert len(executed) == 2 and all(count > 0 for count in executed.values()), executed
+
+
+def test_python_backend_on_the_workers(demo_graph, client):
+    seed_sets = demo_seed_sets(demo_graph, 15, seed=4)
+    got = clematis.dask.propagate_many(demo_graph, seed_sets, client=client, chunk_size=4,
+                                       backend="python", queue_budget=300)
+    assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, backend="python",
+                                                     queue_budget=300))
+
+
+def test_bad_query_raises_before_anything_is_sent(demo_graph, client, monkeypatch):
+    def no_scatter(*args, **kwargs):
+        raise AssertionError("the graph was sent before the seed sets were validated")
+
+    monkeypatch.setattr(client, "scatter", no_scatter)
+    with pytest.raises(ValueError, match=r"^seed_sets\[2\]: seed_nodes\[0\]: unknown node id 'nope'"):
+        clematis.dask.propagate_many(demo_graph, [[0], [1], ["nope"]], client=client)
+    assert clematis.dask.propagate_many(demo_graph, [], client=client) == []
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"chunk_size": 0}, ValueError, "chunk_size must be >= 1"),
+    ({"chunk_size": 2.5}, TypeError, "chunk_size must be an integer"),
+    ({"client": "tcp://127.0.0.1:8786"}, TypeError, "client must be a distributed.Client"),
+])
+def test_bad_arguments(demo_graph, client, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        clematis.dask.propagate_many(demo_graph, [[0]], **{"client": client, **kwargs})
+
+
+def test_clear_import_error_without_dask(tmp_path):
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "try:\n    import clematis.dask\nexcept ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout
+    assert "clematis.dask needs dask.distributed" in out and "pip install 'clematis[dask]'" in out
