@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clematis-installed
 SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
 
-.PHONY: install demo test lint parity-sweep bench bench-compare native-full-chain-verify clean
+.PHONY: install demo test lint parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test clean
 
 install: $(STAMP)
 
@@ -15,8 +15,8 @@ $(PY):
 
 # A regular (non-editable) install: the tests then exercise the built package, not the source tree.
 $(STAMP): $(PY) $(SOURCES)
-	$(PY) -m pip install --quiet "setuptools>=64" wheel "Cython>=3.0"
-	$(PY) -m pip install --quiet --no-build-isolation ".[test]"
+	$(PY) -m pip install --quiet "setuptools>=77" "Cython>=3.1"
+	$(PY) -m pip install --quiet --no-build-isolation ".[test,wheel]"
 	touch $(STAMP)
 
 demo: install
@@ -45,5 +45,16 @@ native-full-chain-verify: install
 	$(VENV)/bin/clematis-native verify --dataset "$(DATASET)" --golden "$(GOLDEN)" --run "$(RUN)" \
 		--threads "$(THREADS)"
 
+# The sdist, and the wheel built from it (abi3 unless CLEMATIS_LIMITED_API=0), into dist/.
+wheel: install
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
+# Audit the wheel, then install it into a fresh venv per CPython 3.11-3.13 found on the machine and
+# run the suite from a temporary directory; finally the sdist's no-compiler fallback (slow tests).
+wheel-test: wheel
+	ABI3AUDIT=$(VENV)/bin/abi3audit AUDITWHEEL=$(VENV)/bin/auditwheel tools/wheel-test.sh dist
+	$(VENV)/bin/pytest -q -m slow tests/test_packaging.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info clematis/_kernels/*.c clematis/_kernels/*.so
+	rm -rf $(VENV) build dist wheelhouse *.egg-info clematis/_kernels/*.c clematis/_kernels/*.so

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,6 +13,21 @@ import clematis
 import clematis.dispatch
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "wheelhouse", "*.egg-info", "*.so",
+                                     "*.pyd", "*.o", "__pycache__", ".benchmarks", ".hypothesis")
+
+
+def _not_source(directory: str, names: list[str]) -> set[str]:
+    generated_c = {name for name in names if name.endswith(".c")} if directory.endswith("_kernels") else set()
+    return _NOT_SOURCE(directory, names) | generated_c
+
+
+def copy_source_tree(dest: pathlib.Path) -> pathlib.Path:
+    """A clean copy of the checkout (no venv, build output or Cython-generated C) to build from."""
+    shutil.copytree(REPO, dest, ignore=_not_source)
+    return dest
 
 
 def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=1.0):
@@ -54,6 +72,12 @@ def assert_identical():
         np.testing.assert_array_equal(a[1].view(np.int32), b[1].view(np.int32))
         assert a[2] == b[2]
     return check
+
+
+@pytest.fixture(scope="session")
+def clean_checkout(tmp_path_factory) -> pathlib.Path:
+    """A clean copy of the checkout, shared by the tests that build from source."""
+    return copy_source_tree(tmp_path_factory.mktemp("checkout") / "clematis")
 
 
 @pytest.fixture
