@@ -42,18 +42,11 @@ def run_query(
     backend: str,
     pool: WorkspacePool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """``backend`` is already resolved to ``"native"`` or ``"python"``."""
+    """One query; ``backend`` is already resolved to ``"native"`` or ``"python"``."""
     if backend == "python":
         return propagate_reference(graph, seed_nodes, seed_weights, decay, params)
-    pool = pool if pool is not None else WorkspacePool(graph.n_nodes)
-    with pool.acquire() as workspace:
-        d_nodes, d_vals, c = _backend.native_module.propagate(
-            graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.tie_pos,
-            graph.node_of_pos, seed_nodes, seed_weights, decay, workspace,
-            params.radius_cap, params.iter_cap_layers, params.node_budget, params.frontier_cap,
-            params.visited_cap, params.dedupe_window, params.queue_budget, params.relax_cap,
-        )
-    return d_nodes, d_vals, shape_metrics(iter_cap_layers=params.iter_cap_layers, **c)
+    seed_ptr = np.array([0, seed_nodes.shape[0]], dtype=np.int64)
+    return run_batch(graph, seed_ptr, seed_nodes, seed_weights, decay, params, backend, pool)[0]
 
 
 def run_batch(

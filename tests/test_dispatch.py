@@ -41,7 +41,7 @@ def events(caplog) -> list[tuple[str, int]]:
 @pytest.fixture
 def native_calls(monkeypatch):
     """Counts native kernel calls; ``native_calls.perturb`` / ``.raise_`` alter the next calls."""
-    real = _backend.native_module.propagate
+    real = _backend.native_module.propagate_batch
 
     class Spy:
         count = 0
@@ -52,14 +52,14 @@ def native_calls(monkeypatch):
             self.count += 1
             if self.raise_ is not None:
                 raise self.raise_
-            d_nodes, d_vals, counters = real(*args)
+            d_nodes, d_vals, offsets, counters = real(*args)
             if self.perturb:
                 d_vals = d_vals.copy()
                 d_vals[0] = d_vals[0] + np.float32(self.perturb)
-            return d_nodes, d_vals, counters
+            return d_nodes, d_vals, offsets, counters
 
     spy = Spy()
-    monkeypatch.setattr(_backend.native_module, "propagate", spy)
+    monkeypatch.setattr(_backend.native_module, "propagate_batch", spy)
     return spy
 
 

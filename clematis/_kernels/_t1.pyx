@@ -9,7 +9,7 @@ import numpy as np
 
 from libc.math cimport fabsf
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport calloc, free, qsort
+from libc.stdlib cimport calloc, free, qsort, realloc
 from libc.string cimport memcpy, memset
 
 from clematis._kernels._queue cimport (
@@ -340,64 +340,6 @@ cdef void set_caps(Caps* caps, Scratch* s, int64_t radius_cap, int64_t iter_cap_
     s.dedupe_ring.limit = dedupe_window
     s.visited_ring.limit = visited_cap
 
-
-def propagate(
-    const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
-    const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
-    const index_t[::1] seed_nodes,
-    const float[::1] seed_weights, const float[::1] decay, Workspace workspace not None,
-    int64_t radius_cap, int64_t iter_cap_layers, float node_budget, int64_t frontier_cap,
-    int64_t visited_cap, int64_t dedupe_window, int64_t queue_budget, int64_t relax_cap,
-):
-    """Run one validated query; returns ``(d_nodes, d_vals, counters)``, counters as a dict.
-
-    ``tie_pos[v]`` is node v's rank in (key_rank, node) order and ``node_of_pos`` its inverse.
-
-    ``decay[d]`` must cover every distance ``d <= min(radius_cap, iter_cap_layers, n)``;
-    ``clematis.t1`` validates all inputs before calling this.
-    """
-    cdef Scratch* s = &workspace.s
-    cdef Caps caps
-    cdef Counters counters
-    cdef int status
-    cdef int64_t kept, i
-    cdef int64_t n = indptr.shape[0] - 1
-    if n != s.n:
-        raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
-    set_caps(&caps, s, radius_cap, iter_cap_layers, node_budget, frontier_cap, visited_cap,
-             dedupe_window, queue_budget, relax_cap)
-    memset(&counters, 0, sizeof(Counters))
-
-    with nogil:
-        status = run_t1(&indptr[0], &indices[0] if indices.shape[0] else NULL,
-                        &weights[0] if weights.shape[0] else NULL,
-                        &rel_mult[0] if rel_mult.shape[0] else NULL,
-                        &tie_pos[0] if tie_pos.shape[0] else NULL,
-                        &node_of_pos[0] if node_of_pos.shape[0] else NULL,
-                        &seed_nodes[0] if seed_nodes.shape[0] else NULL,
-                        &seed_weights[0] if seed_weights.shape[0] else NULL,
-                        seed_nodes.shape[0], &decay[0], &caps, s, &counters)
-        kept = collect_and_reset(s)
-    if status < 0:
-        raise MemoryError("out of memory while growing the T1 queue")
-
-    d_nodes = np.empty(kept, dtype=np.int64 if index_t is int64_t else np.int32)
-    d_vals = np.empty(kept, dtype=np.float32)
-    cdef index_t[::1] nodes_view = d_nodes
-    cdef float[::1] vals_view = d_vals
-    if kept:
-        for i in range(kept):
-            nodes_view[i] = s.touched[i]
-        memcpy(&vals_view[0], s.out_vals, kept * sizeof(float))
-    return d_nodes, d_vals, counters
-
-
-# ---- many queries in one call: the batched entry of clematis.propagate_many -------------------
-#
-# A chunk of queries runs inside ONE ``with nogil:`` block on one Workspace, so threads that each
-# hold their own Workspace scale with the cores: the GIL is taken once per chunk, not per query.
-
-from libc.stdlib cimport realloc
 
 cdef Counters _counters_layout
 # The per-query counters as a NumPy structured dtype laid out exactly like ``Counters``.
