@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from t1_workloads import smoke_graph  # noqa: F401  (the perf-smoke graph, shared with benchmarks)
 
 import clematis
 import clematis.dispatch
@@ -40,16 +40,6 @@ def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=
     weights = rng.uniform(low, high, m).astype(np.float32)
     return (indptr, dst.astype(index_dtype), weights, np.zeros(m, np.int32),
             np.full(m, 0.6, np.float32), np.arange(n, dtype=np.int32))
-
-
-def smoke_graph(n: int = 8000, m: int = 50000, seed: int = 1337) -> clematis.ConceptGraph:
-    """The design's perf-smoke shape: uniform out-degree, weights 0.2-1.0, rel_mult 0.6."""
-    rng = np.random.default_rng(seed)
-    indptr = (np.arange(n + 1, dtype=np.int64) * m // n).astype(np.int32)
-    indices = rng.integers(0, n, m).astype(np.int32)
-    weights = rng.uniform(0.2, 1.0, m).astype(np.float32)
-    matrix = sp.csr_array((weights, indices, indptr), shape=(n, n))
-    return clematis.ConceptGraph.from_csr(matrix, rel_code=np.ones(m, np.int32))
 
 
 def identical(a, b) -> bool:
