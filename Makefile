@@ -14,8 +14,11 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 # A regular (non-editable) install: the tests then exercise the built package, not the source tree.
+# build/ is cleared first: a stale extension left there (e.g. a version-specific .so next to the
+# abi3 one) would be packed into the install and, having the preferred suffix, shadow the new one.
 $(STAMP): $(PY) $(SOURCES)
 	$(PY) -m pip install --quiet "setuptools>=77" "Cython>=3.1"
+	rm -rf build
 	$(PY) -m pip install --quiet --no-build-isolation ".[test,wheel]"
 	touch $(STAMP)
 

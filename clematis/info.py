@@ -29,7 +29,7 @@ def _cython_build_version(module) -> str | None:
     """The Cython that generated the kernel, read from its shared ABI module (``_cython_3_1_4``)."""
     if module is None:
         return None
-    match = re.fullmatch(r"_cython_(\d+)_(\d+)_(\d+)\w*", type(module.propagate).__module__)
+    match = re.fullmatch(r"_cython_(\d+)_(\d+)_(\d+)\w*", type(module.propagate_batch).__module__)
     return ".".join(match.groups()) if match else None
 
 

@@ -26,3 +26,12 @@ def test_package_is_not_imported_from_the_source_tree():
         return
     package_dir = pathlib.Path(clematis.__file__).resolve().parent
     assert REPO / "clematis" != package_dir, f"clematis was imported from the checkout: {package_dir}"
+
+
+def test_each_kernel_is_installed_once():
+    """Two builds of one kernel (say a version-specific .so beside the abi3 one) would let the
+    preferred suffix silently shadow the other."""
+    kernels = pathlib.Path(clematis.__file__).resolve().parent / "_kernels"
+    for name in ("_t1", "_gel"):
+        builds = sorted(p.name for p in kernels.glob(f"{name}.*") if p.suffix in (".so", ".pyd"))
+        assert len(builds) == 1, f"{name} is installed {len(builds)} times: {builds}"
