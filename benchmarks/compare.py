@@ -52,10 +52,15 @@ def as_triple(result) -> tuple:
 
 
 def interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median wall time (s) of each call, the calls taking turns in every repeat."""
+    """Median wall time (s) of each call, the calls taking turns in every repeat.
+
+    Each timed call follows an untimed one of the same call, so every side is measured with
+    warm caches (as in repeated use) rather than just after the other side evicted them.
+    """
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
+            call()
             start = time.perf_counter()
             call()
             times[name].append(time.perf_counter() - start)

@@ -156,18 +156,25 @@ cdef struct RadixQueue:
     int64_t size
 
 
-cdef inline int radix_push(RadixQueue* q, uint64_t x) noexcept nogil:
-    """Queue ``x``; -1 when memory runs out."""
+cdef inline int radix_place(RadixQueue* q, uint64_t x) noexcept nogil:
+    """Put ``x`` in its bucket (``q.size`` is the caller's); -1 when memory runs out."""
     cdef uint32_t high = <uint32_t>(x >> 32)
     cdef int b = 0 if high <= q.last else bit_length32(high ^ q.last)
     cdef EntryBuffer* bucket = &q.buckets[b]
-    if reserve(bucket, bucket.size + 1) < 0:
+    if bucket.size == bucket.capacity and reserve(bucket, bucket.size + 1) < 0:
         return -1
     if b == 0:
         quad_push(bucket, x)
     else:
         bucket.data[bucket.size] = x
         bucket.size += 1
+    return 0
+
+
+cdef inline int radix_push(RadixQueue* q, uint64_t x) noexcept nogil:
+    """Queue ``x``; -1 when memory runs out."""
+    if radix_place(q, x) < 0:
+        return -1
     q.size += 1
     return 0
 
@@ -186,9 +193,8 @@ cdef inline int radix_pop(RadixQueue* q, uint64_t* out) noexcept nogil:
             if <uint32_t>(bucket.data[i] >> 32) < low:
                 low = <uint32_t>(bucket.data[i] >> 32)
         q.last = low
-        q.size -= bucket.size
         for i in range(bucket.size):  # every entry moves to a lower bucket
-            if radix_push(q, bucket.data[i]) < 0:
+            if radix_place(q, bucket.data[i]) < 0:
                 return -1
         bucket.size = 0
     out[0] = quad_pop(&q.buckets[0])
