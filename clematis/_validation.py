@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 MAX_NODES = np.iinfo(np.int32).max - 1  # node ids and distances + 1 travel as int32 in the kernel
 
 
@@ -77,10 +76,6 @@ class T1Params:
             queue_budget=as_count("queue_budget", queue_budget),
             relax_cap=as_count("relax_cap", relax_cap),
         )
-
-    @property
-    def caps_on(self) -> bool:
-        return bool(self.frontier_cap or self.visited_cap or self.dedupe_window)
 
 
 def as_count(name: str, value) -> int:
