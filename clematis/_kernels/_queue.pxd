@@ -58,12 +58,9 @@ cdef inline int reserve(EntryBuffer* buf, int64_t needed) noexcept nogil:
 
 # ---- 4-ary min-heap (bucket 0 of the radix queue) ----------------------------------------------
 
-cdef inline void quad_push(EntryBuffer* h, uint64_t x) noexcept nogil:
-    # capacity must already be reserved
-    cdef uint64_t* a = h.data
-    cdef int64_t i = h.size
+cdef inline void quad_sift_up(uint64_t* a, int64_t i, uint64_t x) noexcept nogil:
+    """Place ``x`` at the hole ``i`` or above it, moving larger parents down."""
     cdef int64_t parent
-    h.size += 1
     while i > 0:
         parent = (i - 1) >> 2
         if x >= a[parent]:
@@ -71,6 +68,12 @@ cdef inline void quad_push(EntryBuffer* h, uint64_t x) noexcept nogil:
         a[i] = a[parent]
         i = parent
     a[i] = x
+
+
+cdef inline void quad_push(EntryBuffer* h, uint64_t x) noexcept nogil:
+    # capacity must already be reserved
+    h.size += 1
+    quad_sift_up(h.data, h.size - 1, x)
 
 
 cdef inline uint64_t quad_pop(EntryBuffer* h) noexcept nogil:
@@ -107,13 +110,7 @@ cdef inline uint64_t quad_pop(EntryBuffer* h) noexcept nogil:
             break
         a[i] = best_entry
         i = best
-    while i > 0:
-        child = (i - 1) >> 2
-        if x >= a[child]:
-            break
-        a[i] = a[child]
-        i = child
-    a[i] = x
+    quad_sift_up(a, i, x)
     return top
 
 
