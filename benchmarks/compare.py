@@ -5,7 +5,7 @@
    (target: native faster).
 
 Every pair is first checked to return identical nodes, float32 bits and metrics. Timings are
-the median of interleaved repeats of the kernel call path only (``QueryPlan.run`` for clematis,
+the median of interleaved repeats of the kernel call path only (``Query.run_validated`` for clematis,
 the ctypes call for C), inputs prepared outside the timed region. Where valgrind is installed,
 callgrind instruction counts and simulated cache misses of the two kernels follow (repeatable on
 a noisy machine); where hardware counters work, ``perf stat`` instruction counts too.
@@ -29,7 +29,7 @@ import numpy as np
 from c_baseline import CBaseline, build_library
 from t1_workloads import first_seeds, smoke_graph
 
-from clematis.api import QueryPlan
+from clematis.api import Query
 
 # callgrind collects only inside these functions: the compiled call with its argument handling
 # and outputs (the Cython wrapper; libffi's ffi_call, as callgrind sees no call into the C kernel)
@@ -72,17 +72,17 @@ class Workbench:
 
     def __init__(self, library: Path) -> None:
         self.graph = smoke_graph()
-        self.native = QueryPlan(self.graph, "native")
-        self.python = QueryPlan(self.graph, "python")
+        self.native = Query(self.graph, backend="native", queue_budget=0)
+        self.python = Query(self.graph, backend="python", queue_budget=0)
         self.baseline = CBaseline(library, self.graph.n_nodes)
 
     def native_call(self, k: int) -> Callable[[], object]:
         seeds = self.native.seeds(first_seeds(k))
-        return lambda: self.native.run(*seeds)
+        return lambda: self.native.run_validated(*seeds)
 
     def python_call(self, k: int) -> Callable[[], object]:
         seeds = self.python.seeds(first_seeds(k))
-        return lambda: self.python.run(*seeds)
+        return lambda: self.python.run_validated(*seeds)
 
     def c_call(self, k: int) -> Callable[[], tuple]:
         return self.baseline.prepare(self.native, first_seeds(k))

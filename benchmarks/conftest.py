@@ -2,7 +2,7 @@
 
 The ``prepare`` fixture is parametrised (indirectly) over backends, so every benchmark group
 shows its backends side by side. A prepared query runs only the kernel call path
-(``QueryPlan.run``, or the ctypes call of the C baseline); its inputs are built beforehand.
+(``Query.run_validated``, or the ctypes call of the C baseline); its inputs are built beforehand.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from c_baseline import CBaseline, build_library, compiler
 from t1_workloads import first_seeds, padded_smoke_graph, smoke_graph
 
 from clematis import ConceptGraph
-from clematis.api import QueryPlan
+from clematis.api import Query
 
 Triple = tuple[np.ndarray, np.ndarray, dict]
 
@@ -55,13 +55,13 @@ def prepare(request) -> Callable[..., Callable[[], Triple]]:
     backend = request.param
 
     def clematis_query(graph: ConceptGraph, k: int, **params) -> Callable[[], Triple]:
-        plan = QueryPlan(graph, backend, **params)
+        plan = Query(graph, backend=backend, **{"queue_budget": 0, **params})
         if plan.backend != backend:
             pytest.fail(f"backend {backend} is not available (the compiled kernel did not import)")
         seeds = plan.seeds(first_seeds(k))
 
         def run() -> Triple:
-            result = plan.run(*seeds)
+            result = plan.run_validated(*seeds)
             return result.nodes, result.values, result.metrics
 
         return run
@@ -69,7 +69,8 @@ def prepare(request) -> Callable[..., Callable[[], Triple]]:
     def c_query(graph: ConceptGraph, k: int, **params) -> Callable[[], Triple]:
         baseline = CBaseline(request.getfixturevalue("c_library"), graph.n_nodes)
         request.addfinalizer(baseline.close)
-        return baseline.prepare(QueryPlan(graph, "python", **params), first_seeds(k))
+        query = Query(graph, backend="python", **{"queue_budget": 0, **params})
+        return baseline.prepare(query, first_seeds(k))
 
     return c_query if backend == "c" else clematis_query
 
@@ -82,8 +83,8 @@ def expected() -> Callable[..., Triple]:
     def get(graph: ConceptGraph, k: int, **params) -> Triple:
         key = (id(graph), k, tuple(sorted(params.items())))
         if key not in results:
-            plan = QueryPlan(graph, "native", **params)
-            result = plan.run(*plan.seeds(first_seeds(k)))
+            plan = Query(graph, backend="native", **{"queue_budget": 0, **params})
+            result = plan.run_validated(*plan.seeds(first_seeds(k)))
             results[key] = (result.nodes, result.values, result.metrics)
         return results[key]
 

@@ -12,7 +12,8 @@ from collections import deque
 import numpy as np
 
 from ._metrics import shape_metrics
-from ._validation import CSRArrays, T1Params
+from ._params import T1Params
+from ._validation import CSRArrays
 
 EPS = 1e-8  # contributions below this (compared in double) are skipped
 OUTPUT_EPS = np.float32(1e-8)  # nodes below this (compared in float32) are left out of the output
@@ -170,3 +171,11 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
         max_delta=max_delta, iter_cap_layers=params.iter_cap_layers,
     )
     return d_nodes, d_vals, metrics
+
+
+def decay_weights_reference(weights: np.ndarray, factor: np.float32, ticks: int) -> np.ndarray:
+    """GEL (spec §12): ``ticks`` elementwise float32 multiplications by ``factor`` (new array)."""
+    out = np.array(weights, dtype=np.float32, copy=True)
+    for _ in range(ticks):
+        out = out * np.float32(factor)
+    return out

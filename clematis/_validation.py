@@ -1,4 +1,4 @@
-"""Input validation shared by both backends (spec §1).
+"""Input validation shared by both backends (docs/spec.md §1).
 
 Everything is checked here, in Python, before any backend runs, so the native and the
 Python backend raise the same exception with the same message for the same bad input.
@@ -15,9 +15,10 @@ import numpy as np
 MAX_NODES = np.iinfo(np.int32).max - 1  # node ids and distances + 1 travel as int32 in the kernel
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CSRArrays:
-    """The validated arrays of one graph, in the kernel's dtypes, C-contiguous."""
+    """The validated arrays of one graph, in the kernel's dtypes, C-contiguous (compared and
+    hashed by identity: scratch spaces are kept per graph)."""
 
     indptr: np.ndarray
     indices: np.ndarray
@@ -35,47 +36,6 @@ class CSRArrays:
     @property
     def n_edges(self) -> int:
         return self.indices.shape[0]
-
-
-@dataclass(frozen=True)
-class T1Params:
-    """Validated scalar parameters; float parameters already rounded to float32."""
-
-    radius_cap: int
-    iter_cap_layers: int
-    node_budget: np.float32
-    frontier_cap: int = 0
-    visited_cap: int = 0
-    dedupe_window: int = 0
-    queue_budget: int = 0
-    relax_cap: int = 0
-
-    @classmethod
-    def from_args(
-        cls,
-        *,
-        radius_cap,
-        iter_cap_layers,
-        node_budget,
-        frontier_cap=0,
-        visited_cap=0,
-        dedupe_window=0,
-        queue_budget=0,
-        relax_cap=0,
-    ) -> T1Params:
-        budget = as_float32_scalar("node_budget", node_budget)
-        if not budget > 0:
-            raise ValueError(f"node_budget must be > 0 (after rounding to float32), got {budget!r}")
-        return cls(
-            radius_cap=as_count("radius_cap", radius_cap),
-            iter_cap_layers=as_count("iter_cap_layers", iter_cap_layers),
-            node_budget=budget,
-            frontier_cap=as_count("frontier_cap", frontier_cap),
-            visited_cap=as_count("visited_cap", visited_cap),
-            dedupe_window=as_count("dedupe_window", dedupe_window),
-            queue_budget=as_count("queue_budget", queue_budget),
-            relax_cap=as_count("relax_cap", relax_cap),
-        )
 
 
 def as_count(name: str, value) -> int:

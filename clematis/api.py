@@ -1,32 +1,19 @@
-"""High-level queries on a ConceptGraph: ``propagate`` and its ``T1Result``."""
+"""High-level queries on a ConceptGraph: :class:`Query`, :func:`propagate` and :class:`T1Result`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Unpack
 
 import numpy as np
 
 from ._backend import resolve_backend
 from ._decay import decay_table, table_length
-from ._engine import run_query
-from ._validation import T1Params, validate_seeds
+from ._kernel_calls import run_query
+from ._params import T1Options, T1Params
+from ._validation import validate_seeds
 from .graph import ConceptGraph
-
-DEFAULT_PARAMS = {
-    "decay": "exp_floor",
-    "rate": 0.6,
-    "floor": 0.05,
-    "alpha": 0.8,
-    "radius_cap": 4,
-    "iter_cap_layers": 50,
-    "node_budget": 1.5,
-    "frontier_cap": 0,
-    "visited_cap": 0,
-    "dedupe_window": 0,
-    "queue_budget": 0,
-    "relax_cap": 0,
-}
 
 
 @dataclass(frozen=True)
@@ -54,22 +41,23 @@ class T1Result:
         return int(self.nodes.shape[0])
 
 
-class QueryPlan:
-    """Validated, reusable parameters of a query (decay table, caps, backend)."""
+class Query:
+    """A reusable query on one graph: parameters, decay table and backend resolved once.
 
-    def __init__(self, graph: ConceptGraph, backend: str | None = None, **params) -> None:
-        unknown = sorted(set(params) - set(DEFAULT_PARAMS))
-        if unknown:
-            raise TypeError(f"unknown T1 parameter(s) {unknown}; known: {', '.join(DEFAULT_PARAMS)}")
-        p = {**DEFAULT_PARAMS, **params}
+    ``Query(graph, rate=0.5).run(["a", "b"])`` gives the same result as
+    ``propagate(graph, ["a", "b"], rate=0.5)``; run it again with other seeds at no set-up cost.
+    """
+
+    def __init__(self, graph: ConceptGraph, *, backend: str | None = None,
+                 **params: Unpack[T1Options]) -> None:
+        if not isinstance(graph, ConceptGraph):
+            raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
         self.graph = graph
+        self.params = T1Params.build("user", **params)
         self.backend = resolve_backend(backend)
-        self.params = T1Params.from_args(**{k: p[k] for k in (
-            "radius_cap", "iter_cap_layers", "node_budget", "frontier_cap", "visited_cap",
-            "dedupe_window", "queue_budget", "relax_cap")})
-        length = table_length(self.params.radius_cap, self.params.iter_cap_layers, graph.n_nodes)
-        self.decay = decay_table(p["decay"], length, rate=p["rate"], floor=p["floor"],
-                                 alpha=p["alpha"])
+        p = self.params
+        length = table_length(p.radius_cap, p.iter_cap_layers, graph.n_nodes)
+        self.decay = decay_table(p.decay.mode, length, **dict(p.decay.values))
 
     def seeds(self, seed_nodes, seed_weights=None, *, where: str = "seed_nodes"):
         """Seed indices (from ids or indices, or a ``{node: weight}`` mapping) and float32
@@ -87,11 +75,15 @@ class QueryPlan:
                              dtype=np.int64)
         return validate_seeds(nodes, seed_weights, graph.n_nodes, graph.arrays.indptr.dtype)
 
-    def run(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
-        """Run on the plan's backend, or on ``backend`` (already resolved: native must import)."""
+    def run(self, seed_nodes, seed_weights=None) -> T1Result:
+        """Propagate from seeds (node ids or indices, or a ``{node: weight}`` mapping)."""
+        return self.run_validated(*self.seeds(seed_nodes, seed_weights))
+
+    def run_validated(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
+        """Run already validated seeds on the query's backend, or on ``backend`` (resolved)."""
         backend = backend or self.backend
         d_nodes, d_vals, metrics = run_query(self.graph.arrays, nodes, weights, self.decay,
-                                             self.params, backend, self.graph.workspaces)
+                                             self.params, backend)
         return T1Result(d_nodes, d_vals, metrics, backend, self.graph)
 
 
@@ -101,19 +93,17 @@ def propagate(
     seed_weights=None,
     *,
     backend: str | None = None,
-    **params,
+    **params: Unpack[T1Options],
 ) -> T1Result:
     """Spread activation from seeds (node ids or indices, or a ``{node: weight}`` mapping).
 
-    ``params`` default to spec §7: ``decay="exp_floor"`` (``rate=0.6``, ``floor=0.05``) or
-    ``"attn_quad"`` (``alpha=0.8``), ``radius_cap=4``, ``iter_cap_layers=50``,
-    ``node_budget=1.5``; caps ``frontier_cap``, ``visited_cap``, ``dedupe_window``,
-    ``queue_budget``, ``relax_cap`` default to 0 (off).
+    ``params`` (see :class:`T1Options`) default to docs/spec.md §7: ``decay="exp_floor"``
+    (``rate=0.6``, ``floor=0.05``) or ``"attn_quad"`` (``alpha=0.8``), ``radius_cap=4``,
+    ``iter_cap_layers=50``, ``node_budget=1.5``, ``queue_budget=10000`` (pops; 0 = unbounded);
+    caps ``frontier_cap``, ``visited_cap``, ``dedupe_window``, ``relax_cap`` default to 0 (off).
 
-    ``backend=None`` follows ``CLEMATIS_NATIVE_T1`` (1 native, 0 python) when set, else runs
-    native when the kernel is compiled (see ``docs/config.md``).
+    ``backend=None`` follows ``CLEMATIS_NATIVE_T1`` when set, else runs native when the kernel
+    is compiled; ``backend="native"`` raises :class:`~clematis.NativeUnavailableError` when it
+    is not (docs/spec.md §9).
     """
-    if not isinstance(graph, ConceptGraph):
-        raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
-    plan = QueryPlan(graph, backend, **params)
-    return plan.run(*plan.seeds(seed_nodes, seed_weights))
+    return Query(graph, backend=backend, **params).run(seed_nodes, seed_weights)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 from tqdm import tqdm
 
-from ._engine import run_batch
-from ._validation import T1Params, as_count
-from .api import QueryPlan, T1Result
+from ._kernel_calls import run_batch
+from ._params import T1Options, T1Params
+from ._platform import available_cpus
+from ._validation import as_count
+from .api import Query, T1Result
 from .graph import ConceptGraph
 
 MAX_CHUNK = 64     # queries per kernel call at most: keeps the progress bar moving
@@ -61,7 +63,7 @@ def split_seed_set(seed_set) -> tuple[object, object]:
     return seed_set, None
 
 
-def seed_batch(plan: QueryPlan, seed_sets: Iterable) -> SeedBatch:
+def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
     """Validate every seed set with ``plan`` before any work; errors name ``seed_sets[q]``."""
     if isinstance(seed_sets, str | bytes | Mapping) or not isinstance(seed_sets, Iterable):
         raise TypeError(f"seed_sets must be an iterable of seed sets, got {type(seed_sets).__name__}")
@@ -83,15 +85,7 @@ def seed_batch(plan: QueryPlan, seed_sets: Iterable) -> SeedBatch:
 def run_chunk(chunk: SeedBatch, graph: ConceptGraph, decay: np.ndarray, params: T1Params,
               backend: str) -> list[tuple[np.ndarray, np.ndarray, dict]]:
     """``(nodes, values, metrics)`` of every query of ``chunk``, in one kernel call."""
-    return run_batch(graph.arrays, chunk.ptr, chunk.nodes, chunk.weights, decay, params, backend,
-                     graph.workspaces)
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return run_batch(graph.arrays, chunk.ptr, chunk.nodes, chunk.weights, decay, params, backend)
 
 
 def propagate_many(
@@ -101,7 +95,7 @@ def propagate_many(
     workers: int = 0,
     backend: str | None = None,
     progress: bool = False,
-    **params,
+    **params: Unpack[T1Options],
 ) -> list[T1Result]:
     """Run one query per seed set; ``results[q]`` is bit-identical to ``propagate`` on ``seed_sets[q]``.
 
@@ -117,7 +111,7 @@ def propagate_many(
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
     n_workers = as_count("workers", workers) or available_cpus()
-    plan = QueryPlan(graph, backend, **params)
+    plan = Query(graph, backend=backend, **params)
     batch = seed_batch(plan, seed_sets)
     chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
 

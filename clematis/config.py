@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ._backend import log_once
-from ._decay import DECAY_MODES
-from .graph import DEFAULT_RELATION_MULTIPLIERS
+from ._backend import backend_name, log_once
+from ._params import DECAY_MODES, DEFAULT_RELATION_MULTIPLIERS, PARAMETERS
 
 logger = logging.getLogger("clematis.config")
 
@@ -97,31 +96,24 @@ def unit_interval(value) -> float:
     return _float32_number(value, "a number in [0, 1]", lambda x: 0 <= x <= 1)
 
 
-def one_of(*allowed: str, aliases: Mapping[str, str] | None = None) -> Callable[[Any], str]:
-    aliases = aliases or {}
-
-    def check(value) -> str:
-        if isinstance(value, str) and value in aliases:
-            return aliases[value]
-        if not isinstance(value, str) or value not in allowed:
-            raise _Invalid(f"is not one of {', '.join(allowed)}")
-        return value
-    return check
-
-
 def _native_backend(value) -> str:
-    backend = one_of("native", "python", aliases={"rust": "native"})(value)
-    if value == "rust":
+    try:
+        backend = backend_name(value) if isinstance(value, str) else None
+    except ValueError:
+        backend = None
+    if backend is None:
+        raise _Invalid("is not one of native, python")
+    if value.strip().lower() == "rust":
         log_once("backend_rust_alias", logging.WARNING,
                  "perf.native.t1.backend 'rust' is an alias of 'native' (the Cython kernel)",
                  log=logger)
     return backend
 
 
-DECAY_KEYS = {
-    "exp_floor": {"rate": Leaf(0.6, unit_interval), "floor": Leaf(0.05, unit_interval)},
-    "attn_quad": {"alpha": Leaf(0.8, non_negative)},
-}
+DECAY_CHECKS = {"rate": unit_interval, "floor": unit_interval, "alpha": non_negative}
+DECAY_KEYS = {mode.name: {key: Leaf(default, DECAY_CHECKS[key]) for key, default in mode.defaults.items()}
+              for mode in DECAY_MODES.values()}
+USER_DEFAULTS = {p.config_path: p.user for p in PARAMETERS}  # the one defaults table (clematis._params)
 
 NATIVE_SCHEMA = {
     "t1": {
@@ -137,17 +129,18 @@ SCHEMA = {
     "t1": {
         "decay": "decay",  # special: keys depend on the mode
         "edge_type_mult": "edge_type_mult",  # special: relation names are open
-        "radius_cap": Leaf(4, count),
-        "iter_cap": Leaf(50, count),
+        "radius_cap": Leaf(USER_DEFAULTS["t1", "radius_cap"], count),
+        "iter_cap": Leaf(USER_DEFAULTS["t1", "iter_cap"], count),
         "iter_cap_layers": Leaf(None, optional_count),  # folded into iter_cap (smaller wins)
-        "node_budget": Leaf(1.5, positive),
-        "queue_budget": Leaf(10000, count),
+        "node_budget": Leaf(USER_DEFAULTS["t1", "node_budget"], positive),
+        "queue_budget": Leaf(USER_DEFAULTS["t1", "queue_budget"], count),
         "relax_cap": Leaf(None, optional_count),
     },
     "perf": {
         "t1": {
-            "caps": {"frontier": Leaf(0, count), "visited": Leaf(0, count)},
-            "dedupe_window": Leaf(0, count),
+            "caps": {"frontier": Leaf(USER_DEFAULTS["perf", "t1", "caps", "frontier"], count),
+                     "visited": Leaf(USER_DEFAULTS["perf", "t1", "caps", "visited"], count)},
+            "dedupe_window": Leaf(USER_DEFAULTS["perf", "t1", "dedupe_window"], count),
         },
         "parallel": {"enabled": Leaf(False, boolean), "t1": Leaf(False, boolean),
                      "max_workers": Leaf(0, count)},

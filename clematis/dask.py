@@ -6,6 +6,7 @@ Needs the optional extra: ``pip install 'clematis[dask]'``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Unpack
 
 try:
     from distributed import Client
@@ -13,8 +14,9 @@ except ImportError as exc:
     raise ImportError("clematis.dask needs dask.distributed, which is not installed; "
                       "install it with: pip install 'clematis[dask]'") from exc
 
+from ._params import T1Options
 from ._validation import as_count
-from .api import QueryPlan, T1Result
+from .api import Query, T1Result
 from .batch import run_chunk, seed_batch
 from .graph import ConceptGraph
 
@@ -28,7 +30,7 @@ def propagate_many(
     client: Client,
     chunk_size: int = 256,
     backend: str | None = None,
-    **params,
+    **params: Unpack[T1Options],
 ) -> list[T1Result]:
     """:func:`clematis.propagate_many` on the workers of ``client``, same results, same bits.
 
@@ -44,7 +46,7 @@ def propagate_many(
     size = as_count("chunk_size", chunk_size)
     if size == 0:
         raise ValueError("chunk_size must be >= 1, got 0")
-    plan = QueryPlan(graph, backend, **params)
+    plan = Query(graph, backend=backend, **params)
     batch = seed_batch(plan, seed_sets)
     if len(batch) == 0:
         return []

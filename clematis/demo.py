@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
 from . import _backend
 from .api import propagate
 from .datasets import DEMO_TEXT, load_demo_graph
+from .parity import identical
 from .seeding import seeds_from_text
 
-STAGE_QUEUE_BUDGET = 10000  # the T1 stage default (spec §7)
+STAGE_QUEUE_BUDGET = 10000  # the T1 stage default (docs/spec.md §7)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if _backend.native_available():
         reference = propagate(graph, seeds, weights, backend="python", queue_budget=STAGE_QUEUE_BUDGET)
-        same = (np.array_equal(reference.nodes, result.nodes)
-                and np.array_equal(reference.values.view(np.int32), result.values.view(np.int32))
-                and reference.metrics == result.metrics)
+        same = identical(reference, result)
         print(f"\nparity native vs python: {'bit-identical' if same else 'MISMATCH'} "
               f"({len(result)} nodes, {len(result.metrics)} metrics)")
         return 0 if same else 1

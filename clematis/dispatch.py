@@ -1,11 +1,15 @@
-"""The T1 dispatcher: runs one query on the chosen backend, with fallbacks, strict parity and counters.
+"""The dispatcher (docs/spec.md §9-§11): runs one T1 query (or one GEL decay) on the chosen
+backend, with fallbacks, strict parity (T1) and counters. GEL uses the same counters and events,
+the events prefixed ``gel_`` on logger ``clematis.native.gel``.
 
 Counters (``metrics["native_t1"]``), when they are bumped, and the once-only log event
 (logger ``clematis.native.t1``) that goes with them:
 
 - ``used_native``: the native kernel produced the returned result.
-- ``fallback_import_failed``: native requested (or defaulted) but not importable; python
-  runs. ``import_failed`` (WARNING).
+- ``fallback_import_failed``: native requested by the config or the default but not
+  importable; python runs. ``import_failed`` (WARNING, naming the cause and the fix). An
+  explicit request (``backend="native"``, ``CLEMATIS_NATIVE_T1=1``) or strict parity raises
+  :class:`NativeUnavailableError` instead (docs/spec.md §9).
 - ``fallback_gated_other``: native switched off by ``CLEMATIS_NATIVE_T1=0`` or by the
   config (``perf.native.t1.enabled: false`` or ``backend: python``). ``gate_off`` (INFO).
 - ``fallback_gated_caps``, ``fallback_gated_dedupe``: never bumped, kept at 0 for
@@ -26,15 +30,14 @@ re-arms them (for tests).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-import numpy as np
-
-from . import _backend
 from ._backend import (
-    ENV_NATIVE,
+    T1,
     BackendChoice,
+    Kernel,
     NativeUnavailableError,
     choose_backend,
     log_once,
@@ -42,7 +45,6 @@ from ._backend import (
     strict_parity_enabled,
     warn_import_failed,
 )
-from .api import QueryPlan, T1Result
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityError, compare
 
 COUNTERS = (
@@ -78,7 +80,7 @@ class DispatchPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping | None = None, backend: str | None = None,
-                    native_only: bool = False) -> DispatchPolicy:
+                    native_only: bool = False, kernel: Kernel = T1) -> DispatchPolicy:
         """Resolve backend and strict parity from ``config`` (normalized) and the environment.
 
         ``native_only=True`` refuses any path but native: ValueError when the argument, the
@@ -87,62 +89,72 @@ class DispatchPolicy:
         """
         if not isinstance(native_only, bool):
             raise TypeError(f"native_only must be a bool, got {native_only!r}")
-        choice = choose_backend(backend, config)
+        choice = choose_backend(backend, config, kernel)
         if native_only and choice.requested != "native":
             raise ValueError(f"native_only requires the native backend, but the {choice.source} "
                              "selects python")
-        if native_only and choice.import_failed:
-            raise NativeUnavailableError(
-                f"native_only: the compiled T1 kernel does not import ({_backend.import_error})")
+        strict = kernel is T1 and strict_parity_enabled(config)
+        if choice.import_failed and (native_only or strict or choice.explicit):
+            raise choice.unavailable()
         section = (((config or {}).get("perf") or {}).get("native") or {}).get("t1") or {}
         parity = section.get("parity") or {}
-        return cls(choice, strict_parity_enabled(config), parity.get("atol", DEFAULT_ATOL),
-                   parity.get("rtol", DEFAULT_RTOL), native_only)
+        return cls(choice, strict, parity.get("atol", DEFAULT_ATOL), parity.get("rtol", DEFAULT_RTOL),
+                   native_only)
 
     @property
     def backend(self) -> str:
         return self.choice.backend
 
 
-def dispatch(plan: QueryPlan, nodes: np.ndarray, weights: np.ndarray, policy: DispatchPolicy,
-             counters: dict[str, int]) -> T1Result:
-    """Run validated seeds through ``plan`` under ``policy``, bumping ``counters`` in place.
+Output = TypeVar("Output")
 
-    Raises :class:`~clematis.ParityError` on a strict parity mismatch; re-raises a native
-    runtime exception under strict parity or ``native_only``. ``counters`` holds the bumps even
-    when it raises.
+
+def dispatch(run: Callable[[str], Output], policy: DispatchPolicy,
+             counters: dict[str, int]) -> tuple[str, Output]:
+    """Run one validated computation under ``policy``, bumping ``counters`` in place.
+
+    ``run(backend)`` computes the result on ``"native"`` or ``"python"`` (a T1 result that
+    :func:`clematis.parity.compare` accepts, or GEL weights). Returns the backend that produced
+    the result and the result. Raises
+    :class:`~clematis.ParityError` on a strict parity mismatch; re-raises a native runtime
+    exception under strict parity or ``native_only``. ``counters`` holds the bumps even when it
+    raises.
     """
     choice = policy.choice
+    kernel = choice.kernel
     if choice.import_failed:
         counters["fallback_import_failed"] += 1
-        warn_import_failed()
-        return plan.run(nodes, weights, "python")
+        warn_import_failed(choice)
+        return "python", run("python")
     if choice.gated_off:
         counters["fallback_gated_other"] += 1
-        why = f"{ENV_NATIVE}=0" if choice.source == "env" else "the config (perf.native.t1)"
-        log_once("gate_off", logging.INFO, "native T1 switched off by %s; using the Python reference", why)
+        why = f"{kernel.env}=0" if choice.source == "env" else f"the config (perf.native.{kernel.section})"
+        log_once(f"{kernel.event_prefix}gate_off", logging.INFO,
+                 "native %s switched off by %s; using the Python reference", kernel.label, why,
+                 log=kernel.log)
     if policy.strict_parity:
-        return _strict(plan, nodes, weights, policy, counters)
+        return _strict(run, policy, counters)
     if choice.backend == "python":
-        return plan.run(nodes, weights, "python")
+        return "python", run("python")
     try:
-        result = plan.run(nodes, weights, "native")
+        result = run("native")
     except NATIVE_RUNTIME_ERRORS as exc:
         if policy.native_only:
             raise
         counters["fallback_runtime_exc"] += 1
-        log_once("runtime_exc", logging.ERROR, "native T1 kernel raised %s: %s; using the Python reference",
-                 type(exc).__name__, exc)
-        return plan.run(nodes, weights, "python")
+        log_once(f"{kernel.event_prefix}runtime_exc", logging.ERROR,
+                 "native %s kernel raised %s: %s; using the Python reference", kernel.label,
+                 type(exc).__name__, exc, log=kernel.log)
+        return "python", run("python")
     counters["used_native"] += 1
-    return result
+    return "native", result
 
 
-def _strict(plan: QueryPlan, nodes, weights, policy: DispatchPolicy, counters: dict) -> T1Result:
+def _strict(run: Callable[[str], Output], policy: DispatchPolicy, counters: dict) -> tuple[str, Output]:
     """Compute both backends, compare at the policy's tolerances, return the chosen one."""
-    reference = plan.run(nodes, weights, "python")
+    reference = run("python")
     try:
-        native = plan.run(nodes, weights, "native")
+        native = run("native")
     except NATIVE_RUNTIME_ERRORS as exc:
         counters["strict_parity_native_exc"] += 1
         log_once("runtime_exc_strict", logging.ERROR, "native T1 kernel raised %s under strict parity: %s",
@@ -155,5 +167,5 @@ def _strict(plan: QueryPlan, nodes, weights, policy: DispatchPolicy, counters: d
         raise ParityError(report, prefix="strict parity mismatch")
     if policy.backend == "native":
         counters["used_native"] += 1
-        return native
-    return reference
+        return "native", native
+    return "python", reference

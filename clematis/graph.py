@@ -12,14 +12,9 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from ._engine import WorkspacePool
+from ._params import DEFAULT_RELATION_MULTIPLIERS
 from ._validation import CSRArrays, validate_graph_arrays
 
-DEFAULT_RELATION_MULTIPLIERS: dict[str, float] = {
-    "supports": 1.0,
-    "associates": 0.6,
-    "contradicts": 0.8,
-}
 FORMAT_VERSION = 1
 
 
@@ -36,8 +31,8 @@ def key_rank_of(node_ids: Sequence[str] | None, n: int) -> np.ndarray:
 class ConceptGraph:
     """A concept graph ready for T1 queries.
 
-    Validated once at construction; queries then reuse the arrays and a pool of scratch
-    spaces, doing no O(n) work. Build one with :meth:`from_csr` or :meth:`from_edges`.
+    Validated once at construction; queries then reuse the arrays (and the scratch spaces the
+    kernel layer keeps per graph), doing no O(n) work. Build one with :meth:`from_csr` or :meth:`from_edges`.
 
     Attributes: ``arrays`` (the kernel's CSR arrays), ``node_ids`` (strings, or None for
     integer ids), ``labels``, ``relations`` (names indexed by ``rel_code``) and
@@ -58,13 +53,12 @@ class ConceptGraph:
         self.relations = relations
         self.relation_multipliers = relation_multipliers
         self._index = {nid: i for i, nid in enumerate(node_ids)} if node_ids is not None else None
-        self.workspaces = WorkspacePool(arrays.n_nodes)
         self._multiplier_views: dict[tuple, ConceptGraph] = {}
 
     # ---- pickling (Dask, multiprocessing): the constructor's arguments, nothing validated again --
 
     def __getstate__(self) -> dict:
-        """The graph's data; the scratch pool, id index and caches are rebuilt by the copy."""
+        """The graph's data; the id index and caches are rebuilt by the copy."""
         return {"arrays": self.arrays, "node_ids": self.node_ids, "labels": self.labels,
                 "relations": self.relations, "relation_multipliers": self.relation_multipliers}
 

@@ -167,6 +167,45 @@ def compare(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
                         max(len(nodes_a), len(nodes_b)), atol, rtol, tuple(labels))
 
 
+def identical(a, b) -> bool:
+    """True when two results are bit-identical: the same nodes in the same order (and, for raw
+    ``(d_nodes, d_vals, metrics)`` tuples or T1Results, the same index dtype), the same float32
+    value bits and equal metrics (dispatch counters under ``native_t1`` aside)."""
+    if _is_raw(a) and _is_raw(b):
+        (na, va, ma), (nb, vb, mb) = _raw(a), _raw(b)
+        return (na.dtype == nb.dtype and np.array_equal(na, nb) and va.dtype == vb.dtype == np.float32
+                and np.array_equal(va.view(np.uint32), vb.view(np.uint32)) and _same_metrics(ma, mb))
+    nodes_a, metrics_a = _as_comparable(a)
+    nodes_b, metrics_b = _as_comparable(b)
+    bits_a = np.array(list(nodes_a.values()), dtype=np.float32).view(np.uint32)
+    bits_b = np.array(list(nodes_b.values()), dtype=np.float32).view(np.uint32)
+    return (list(nodes_a) == list(nodes_b) and np.array_equal(bits_a, bits_b)
+            and _same_metrics(metrics_a, metrics_b))
+
+
+def close(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL) -> bool:
+    """True when :func:`compare` finds no difference at ``atol``/``rtol``."""
+    return compare(a, b, atol=atol, rtol=rtol).ok
+
+
+def _is_raw(result) -> bool:
+    return (isinstance(result, tuple) and len(result) == 3) or (
+        hasattr(result, "graph") and hasattr(result, "values") and hasattr(result, "nodes"))
+
+
+def _raw(result) -> tuple[np.ndarray, np.ndarray, Mapping]:
+    if isinstance(result, tuple):
+        d_nodes, d_vals, metrics = result
+        return np.asarray(d_nodes), np.asarray(d_vals), metrics
+    return result.nodes, result.values, result.metrics
+
+
+def _same_metrics(ma: Mapping, mb: Mapping) -> bool:
+    def kept(m: Mapping) -> dict:
+        return {k: v for k, v in m.items() if not isinstance(v, Mapping)}
+    return kept(ma) == kept(mb)
+
+
 def assert_parity(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
                   labels: tuple[str, str] = ("a", "b")) -> ParityReport:
     """:func:`compare`, raising :class:`ParityError` when the results differ."""

@@ -1,4 +1,5 @@
-"""The T1 stage (spec §7): one turn over one or more graphs, merged deterministically in graph order."""
+"""The T1 stage (docs/spec.md §7): one turn over one or more graphs, merged deterministically in graph
+order."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._kernel_calls import run_query
 from ._metrics import zero_metrics
+from ._params import from_config
+from ._platform import available_cpus
 from ._validation import as_float32_scalar, validate_seeds
-from .api import QueryPlan, T1Result
+from .api import Query, T1Result
 from .config import load_config
 from .datasets import DEMO_TEXT, load_demo_graph
 from .dispatch import DispatchPolicy, dispatch, new_counters
@@ -53,23 +57,6 @@ class TurnResult:
     def top(self, k: int = 10) -> list[tuple[object, float]]:
         """The ``k`` largest merged activations as ``(node id, value)``; ties keep merge order."""
         return sorted(self.merged.items(), key=lambda item: -item[1])[:k]
-
-
-def query_params(config: Mapping) -> dict:
-    """The :class:`~clematis.api.QueryPlan` parameters of a normalized config."""
-    t1, perf = config["t1"], config["perf"]["t1"]
-    decay = {"decay" if k == "mode" else k: v for k, v in t1["decay"].items()}
-    return {
-        **decay,
-        "radius_cap": t1["radius_cap"],
-        "iter_cap_layers": t1["iter_cap"],
-        "node_budget": t1["node_budget"],
-        "frontier_cap": perf["caps"]["frontier"],
-        "visited_cap": perf["caps"]["visited"],
-        "dedupe_window": perf["dedupe_window"],
-        "queue_budget": t1["queue_budget"],
-        "relax_cap": t1["relax_cap"] or 0,
-    }
 
 
 def _check_graphs(graphs) -> tuple[ConceptGraph, ...]:
@@ -122,14 +109,20 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _run_graph(plan: QueryPlan, seeds, policy: DispatchPolicy) -> _Outcome:
+def _run_graph(query: Query, seeds, policy: DispatchPolicy) -> _Outcome:
     counters = new_counters()
-    nodes, weights = _graph_seeds(plan.graph, seeds)
+    graph = query.graph
+    nodes, weights = _graph_seeds(graph, seeds)
     if nodes.size == 0:
-        empty = T1Result(nodes, np.zeros(0, np.float32), zero_metrics(), policy.backend, plan.graph)
+        empty = T1Result(nodes, np.zeros(0, np.float32), zero_metrics(), policy.backend, graph)
         return _Outcome(empty, counters)
+
+    def run(backend: str) -> T1Result:
+        return T1Result(*run_query(graph.arrays, nodes, weights, query.decay, query.params, backend),
+                        backend, graph)
+
     try:
-        return _Outcome(dispatch(plan, nodes, weights, policy, counters), counters)
+        return _Outcome(dispatch(run, policy, counters)[1], counters)
     except Exception as exc:  # re-raised by run_turn in graph order, after the diagnostics
         return _Outcome(None, counters, exc)
 
@@ -138,8 +131,7 @@ def _workers(config: Mapping, n_graphs: int) -> int:
     parallel = config["perf"]["parallel"]
     if not (parallel["enabled"] and parallel["t1"]) or n_graphs < 2:
         return 1
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(parallel["max_workers"] or cpus, n_graphs)
+    return min(parallel["max_workers"] or available_cpus(), n_graphs)
 
 
 def merge(results: Sequence[T1Result], counters: Sequence[Mapping]) -> tuple[dict, dict]:
@@ -204,13 +196,13 @@ def run_turn(
     seeds = _check_seeds(text_or_seeds)
     config = load_config(config)
     policy = DispatchPolicy.from_config(config, backend, native_only)
-    params = query_params(config)
+    params = from_config(config).as_kwargs()
     multipliers = config["t1"]["edge_type_mult"]
-    plans = [QueryPlan(graph.with_relation_multipliers(multipliers), policy.backend, **params)
+    plans = [Query(graph.with_relation_multipliers(multipliers), backend=policy.backend, **params)
              for graph in graphs]  # validates every parameter before any work
     log_dir = log_dir if log_dir is not None else os.environ.get(ENV_LOG_DIR) or None
 
-    def job(plan: QueryPlan) -> _Outcome:
+    def job(plan: Query) -> _Outcome:
         return _run_graph(plan, seeds, policy)
 
     workers = _workers(config, len(plans))

@@ -1,13 +1,16 @@
-"""The T1 kernel contract (spec §1-§6) on raw CSR arrays."""
+"""The T1 kernel contract (docs/spec.md §1-§6) on raw CSR arrays."""
 
 from __future__ import annotations
+
+from typing import Unpack
 
 import numpy as np
 
 from ._backend import resolve_backend
 from ._decay import decay_table, table_length
-from ._engine import run_query
-from ._validation import T1Params, validate_graph_arrays, validate_seeds
+from ._kernel_calls import run_query
+from ._params import KernelCaps, T1Params
+from ._validation import validate_graph_arrays, validate_seeds
 
 __all__ = ["propagate_one_graph"]
 
@@ -27,12 +30,8 @@ def propagate_one_graph(
     radius_cap: int,
     iter_cap_layers: int,
     node_budget: float,
-    frontier_cap: int = 0,
-    visited_cap: int = 0,
-    dedupe_window: int = 0,
-    queue_budget: int = 0,
-    relax_cap: int = 0,
     backend: str | None = None,
+    **caps: Unpack[KernelCaps],
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Propagate one query over one CSR graph with exp-floor decay.
 
@@ -46,11 +45,10 @@ def propagate_one_graph(
     chosen = resolve_backend(backend)
     graph = validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank)
     nodes, weights32 = validate_seeds(seed_nodes, seed_weights, graph.n_nodes, graph.indptr.dtype)
-    params = T1Params.from_args(
-        radius_cap=radius_cap, iter_cap_layers=iter_cap_layers, node_budget=node_budget,
-        frontier_cap=frontier_cap, visited_cap=visited_cap, dedupe_window=dedupe_window,
-        queue_budget=queue_budget, relax_cap=relax_cap,
+    params = T1Params.build(
+        "contract", decay="exp_floor", rate=rate, floor=floor, radius_cap=radius_cap,
+        iter_cap_layers=iter_cap_layers, node_budget=node_budget, **caps,
     )
     length = table_length(params.radius_cap, params.iter_cap_layers, graph.n_nodes)
-    decay = decay_table("exp_floor", length, rate=rate, floor=floor)
+    decay = decay_table("exp_floor", length, **dict(params.decay.values))
     return run_query(graph, nodes, weights32, decay, params, chosen)

@@ -11,7 +11,9 @@ import scipy.sparse as sp
 
 import clematis
 import clematis.batch
+from clematis._kernel_calls import workspaces_for
 from clematis._kernels import _t1
+from clematis._params import T1Params
 from tests.conftest import smoke_graph
 
 PARAM_SETS = {
@@ -21,6 +23,10 @@ PARAM_SETS = {
     "attn_quad": {"decay": "attn_quad", "alpha": 0.5, "radius_cap": 3, "node_budget": 0.9,
                   "queue_budget": 800},
 }
+
+
+CONTRACT = T1Params.build("contract", decay="exp_floor", rate=0.6, floor=0.05, radius_cap=4,
+                          iter_cap_layers=50, node_budget=1.5)
 
 
 def demo_seed_sets(graph: clematis.ConceptGraph, count: int, seed: int = 5) -> list:
@@ -203,7 +209,7 @@ def test_kernel_refuses_inconsistent_seed_offsets(demo_graph):
         with pytest.raises(ValueError, match="seed_ptr"):
             _t1.propagate_batch(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos,
                                 np.array(ptr, np.int64), nodes, weights, decay, workspace,
-                                4, 50, 1.5, 0, 0, 0, 0, 0)
+                                CONTRACT.record(_t1.PARAMS_DTYPE))
 
 
 def test_kernel_runs_a_batch_of_no_queries(demo_graph):
@@ -211,7 +217,7 @@ def test_kernel_runs_a_batch_of_no_queries(demo_graph):
     nodes, values, offsets, counters = _t1.propagate_batch(
         a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos, np.zeros(1, np.int64),
         np.zeros(0, a.indptr.dtype), np.zeros(0, np.float32), np.ones(5, np.float32),
-        _t1.Workspace(demo_graph.n_nodes), 4, 50, 1.5, 0, 0, 0, 0, 0)
+        _t1.Workspace(demo_graph.n_nodes), CONTRACT.record(_t1.PARAMS_DTYPE))
     assert (nodes.shape, values.shape, offsets.tolist(), counters.shape) == ((0,), (0,), [0], (0,))
 
 
@@ -226,7 +232,7 @@ def test_concept_graph_pickles_without_its_scratch_state(demo_graph):
         demo_graph.node_ids, demo_graph.labels, demo_graph.relations, demo_graph.relation_multipliers)
     assert "label_scan_order" not in vars(copy)
     assert copy.label_scan_order == demo_graph.label_scan_order
-    assert copy.workspaces is not demo_graph.workspaces
+    assert workspaces_for(copy.arrays) is not workspaces_for(demo_graph.arrays)
     assert copy.index_of(demo_graph.node_ids[7]) == 7
     seed_sets = demo_seed_sets(demo_graph, 10)
     got = clematis.propagate_many(copy, seed_sets, queue_budget=500)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from t1_workloads import first_seeds, smoke_graph
 
 from clematis import ConceptGraph
-from clematis.api import QueryPlan
+from clematis.api import Query
 
 pytestmark = pytest.mark.skipif(compiler() is None,
                                 reason="no C compiler (gcc or $CC) to build the benchmark baseline")
@@ -39,8 +39,8 @@ def smoke():
 
 @pytest.mark.parametrize("k", [1, 4])
 def test_smoke_graph_matches_native(library, smoke, k, assert_identical, native_required):
-    plan = QueryPlan(smoke, "native")
-    native = plan.run(*plan.seeds(first_seeds(k)))
+    plan = Query(smoke, backend="native", queue_budget=0)
+    native = plan.run_validated(*plan.seeds(first_seeds(k)))
     with CBaseline(library, smoke.n_nodes) as baseline:
         got = baseline.prepare(plan, first_seeds(k))()
     assert native.metrics["pops"] > k  # the query really propagated
@@ -48,8 +48,8 @@ def test_smoke_graph_matches_native(library, smoke, k, assert_identical, native_
 
 
 def test_prepared_query_is_reusable(library, smoke, assert_identical):
-    plan = QueryPlan(smoke, "python")
-    expected = plan.run(*plan.seeds([5, 7], [1.0, -0.5]))
+    plan = Query(smoke, backend="python", queue_budget=0)
+    expected = plan.run_validated(*plan.seeds([5, 7], [1.0, -0.5]))
     with CBaseline(library, smoke.n_nodes) as baseline:
         query = baseline.prepare(plan, [5, 7], [1.0, -0.5])
         first = query()
@@ -63,14 +63,14 @@ def test_tie_on_priority_pops_by_key_rank(library, assert_identical):
     # then node 0 pops over budget (a second hit) and is not expanded.
     graph = ConceptGraph.from_csr(sp.csr_array(np.array([[0, 1], [1, 0]], dtype=np.float32)),
                                   node_ids=["b", "a"])
-    plan = QueryPlan(graph, "python")
+    plan = Query(graph, backend="python", queue_budget=0)
     with CBaseline(library, 2) as baseline:
         nodes, values, metrics = got = baseline.prepare(plan, [0, 1])()
     np.testing.assert_array_equal(nodes, [0, 1])
     expected = np.array([np.float32(1.0) + np.float32(0.6), 1.0], dtype=np.float32)
     np.testing.assert_array_equal(values.view(np.int32), expected.view(np.int32))
     assert (metrics["pops"], metrics["propagations"], metrics["node_budget_hits"]) == (2, 1, 2)
-    reference = plan.run(*plan.seeds([0, 1]))
+    reference = plan.run_validated(*plan.seeds([0, 1]))
     assert_identical(got, (reference.nodes, reference.values, reference.metrics))
 
 
@@ -78,7 +78,7 @@ def test_skip_threshold_is_compared_in_double(library):
     # float32(1e-8) < 1e-8 in double: a contribution of exactly float32(1e-8) is skipped,
     # while the seed holding float32(1e-8) passes the float32 output filter.
     graph = ConceptGraph.from_csr(sp.csr_array(np.array([[0, 1], [0, 0]], dtype=np.float32)))
-    plan = QueryPlan(graph, "python", rate=1.0)
+    plan = Query(graph, backend="python", queue_budget=0, rate=1.0)
     with CBaseline(library, 2) as baseline:
         nodes, values, metrics = baseline.prepare(plan, [0], [1e-8])()
     np.testing.assert_array_equal(nodes, [0])
@@ -113,8 +113,8 @@ def graphs_and_queries(draw):
 @given(case=graphs_and_queries())
 def test_matches_reference_on_tie_prone_graphs(library, assert_identical, case):
     graph, seeds, seed_weights, params = case
-    plan = QueryPlan(graph, "python", **params)
-    expected = plan.run(*plan.seeds(seeds, seed_weights))
+    plan = Query(graph, backend="python", **{"queue_budget": 0, **params})
+    expected = plan.run_validated(*plan.seeds(seeds, seed_weights))
     with CBaseline(library, graph.n_nodes) as baseline:
         got = baseline.prepare(plan, seeds, seed_weights)()
     assert_identical(got, (expected.nodes, expected.values, expected.metrics))
@@ -123,12 +123,12 @@ def test_matches_reference_on_tie_prone_graphs(library, assert_identical, case):
 @pytest.mark.parametrize("cap", ["frontier_cap", "visited_cap", "dedupe_window", "queue_budget",
                                  "relax_cap"])
 def test_refuses_caps(library, smoke, cap):
-    plan = QueryPlan(smoke, "python", **{cap: 3})
+    plan = Query(smoke, backend="python", **{"queue_budget": 0, cap: 3})
     with CBaseline(library, smoke.n_nodes) as baseline, pytest.raises(ValueError, match="perf-OFF"):
         baseline.prepare(plan, [0])
 
 
 def test_refuses_a_graph_of_another_size(library, smoke):
-    plan = QueryPlan(smoke, "python")
+    plan = Query(smoke, backend="python", queue_budget=0)
     with CBaseline(library, smoke.n_nodes + 1) as baseline, pytest.raises(ValueError, match="workspace"):
         baseline.prepare(plan, [0])

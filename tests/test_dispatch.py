@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import clematis
-import clematis._engine
+import clematis._kernel_calls
 from clematis import _backend
 from clematis._backend import NativeUnavailableError, choose_backend, strict_parity_enabled
 from clematis.config import load_config
@@ -65,14 +65,14 @@ def native_calls(monkeypatch):
 
 @pytest.fixture
 def python_calls(monkeypatch):
-    real = clematis._engine.propagate_reference
+    real = clematis._kernel_calls.propagate_reference
     calls = []
 
     def spy(*args):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(clematis._engine, "propagate_reference", spy)
+    monkeypatch.setattr(clematis._kernel_calls, "propagate_reference", spy)
     return calls
 
 
@@ -138,8 +138,8 @@ def demo_arrays():
 
 @pytest.mark.parametrize("name", ["CLEMATIS_NATIVE_T1", "CLEMATIS_STRICT_PARITY"])
 def test_bad_env_values_are_refused(monkeypatch, name, demo_graph):
-    monkeypatch.setenv(name, "yes")
-    with pytest.raises(ValueError, match=f"{name} must be 1 or 0, got 'yes'"):
+    monkeypatch.setenv(name, "maybe")
+    with pytest.raises(ValueError, match=f"{name} must be one of 1/true/yes/on/0/false/no/off, got 'maybe'"):
         clematis.run_turn(demo_graph, "storm", None)
 
 

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from clematis import _backend
-from clematis.gel import decay_graph, decay_weights, decay_weights_reference, gel_factor
+import clematis._kernel_calls
+from clematis import NativeUnavailableError, _backend
+from clematis.dispatch import new_counters
+from clematis.gel import decay_graph, decay_weights, decay_weights_reference, gel_factor, gel_policy
 
 finite_f32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 unit_f32 = st.floats(0.0, 1.0, width=32)
@@ -101,29 +103,73 @@ def test_next_turn_propagates_over_the_decayed_weights(demo_graph):
     (None, None, None, "native"),
     (None, {"perf": {"native": {"gel": {"enabled": False}}}}, None, "python"),
     ("1", {"perf": {"native": {"gel": {"enabled": False}}}}, None, "native"),
+    ("on", {"perf": {"native": {"gel": {"enabled": False}}}}, None, "native"),
     ("0", None, None, "python"),
+    ("FALSE", None, None, "python"),
     ("0", None, "native", "native"),
     ("1", None, "python", "python"),
+    ("1", None, "NATIVE", "native"),
 ])
 def test_backend_precedence_argument_env_config_default(monkeypatch, env, config, argument, expected):
     if env is None:
-        monkeypatch.delenv(_backend.GEL_ENV, raising=False)
+        monkeypatch.delenv(_backend.ENV_GEL, raising=False)
     else:
-        monkeypatch.setenv(_backend.GEL_ENV, env)
-    assert _backend.resolve_gel_backend(argument, config) == expected
+        monkeypatch.setenv(_backend.ENV_GEL, env)
+    assert gel_policy(argument, config).backend == expected
 
 
 def test_bad_env_value_is_refused(monkeypatch):
-    monkeypatch.setenv(_backend.GEL_ENV, "yes")
+    monkeypatch.setenv(_backend.ENV_GEL, "maybe")
     with pytest.raises(ValueError, match="PERF_NATIVE_GEL_ENABLED"):
-        _backend.resolve_gel_backend(None, None)
+        gel_policy(None, None)
 
 
-def test_missing_kernel_falls_back_to_python_with_one_warning(monkeypatch, caplog):
+def _without_gel_kernel(monkeypatch):
     monkeypatch.setattr(_backend, "gel_module", None)
     monkeypatch.setattr(_backend, "gel_import_error", "ImportError: blocked")
     _backend.reset_once_logs()
+
+
+def test_missing_kernel_falls_back_to_python_with_one_warning(monkeypatch, caplog):
+    _without_gel_kernel(monkeypatch)
+    counters = new_counters()
+    weights = np.array([1.0, 0.5], np.float32)
     with caplog.at_level(logging.WARNING, logger="clematis.native.gel"):
-        assert _backend.resolve_gel_backend("native") == "python"
-        assert _backend.resolve_gel_backend("native") == "python"
+        first = decay_weights(weights, counters=counters)
+        decay_weights(weights, counters=counters)
+    np.testing.assert_array_equal(first, decay_weights_reference(weights, gel_factor(), 1))
+    assert counters["fallback_import_failed"] == 2 and counters["used_native"] == 0
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["gel_import_failed"]
+    assert "ImportError: blocked" in caplog.records[0].getMessage()
+
+
+def test_explicit_native_without_the_kernel_raises(monkeypatch):
+    _without_gel_kernel(monkeypatch)
+    with pytest.raises(NativeUnavailableError, match="native GEL requested.*ImportError: blocked"):
+        decay_weights([1.0], backend="native")
+    monkeypatch.setenv(_backend.ENV_GEL, "1")
+    with pytest.raises(NativeUnavailableError, match="PERF_NATIVE_GEL_ENABLED=1"):
+        decay_weights([1.0])
+
+
+def test_native_runtime_error_falls_back_counted_and_logged_once(monkeypatch, caplog):
+    class Broken:
+        @staticmethod
+        def decay(*args):
+            raise MemoryError("injected")
+
+    monkeypatch.setattr(clematis._kernel_calls, "gel_module", Broken)
+    _backend.reset_once_logs()
+    counters = new_counters()
+    weights = np.array([1.0, 0.25], np.float32)
+    with caplog.at_level(logging.ERROR, logger="clematis.native.gel"):
+        out = [decay_weights(weights, counters=counters, backend="native") for _ in range(2)]
+    np.testing.assert_array_equal(out[0], decay_weights_reference(weights, gel_factor(), 1))
+    assert counters["fallback_runtime_exc"] == 2 and counters["used_native"] == 0
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["gel_runtime_exc"]
+
+
+def test_native_decay_counts_used_native(native_required):
+    counters = new_counters()
+    decay_weights([1.0, 2.0], counters=counters)
+    assert counters["used_native"] == 1 and counters["fallback_import_failed"] == 0

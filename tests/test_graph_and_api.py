@@ -11,6 +11,7 @@ from conftest import identical, smoke_graph
 
 import clematis
 from clematis import ConceptGraph
+from clematis._kernel_calls import workspaces_for
 from clematis.graph import key_rank_of
 from clematis.seeding import seeds_from_text
 
@@ -143,11 +144,19 @@ class TestPropagate:
             clematis.propagate(small_graph(), seeds)
 
     def test_unknown_parameter_is_a_type_error(self):
-        with pytest.raises(TypeError, match=r"unknown T1 parameter\(s\) \['radius'\]"):
+        with pytest.raises(TypeError, match=r"parameter\(s\) 'radius' \(did you mean 'radius_cap'\?\)"):
             clematis.propagate(small_graph(), [0], radius=3)
 
+    @pytest.mark.parametrize(("params", "message"), [
+        ({"alpha": 123}, "alpha does not apply to decay='exp_floor'"),
+        ({"decay": "attn_quad", "rate": 5.0}, "rate does not apply to decay='attn_quad'"),
+    ])
+    def test_decay_parameter_of_another_mode_is_a_type_error(self, params, message):
+        with pytest.raises(TypeError, match=message):
+            clematis.propagate(small_graph(), [0], **params)
+
     def test_bad_decay_mode(self):
-        with pytest.raises(ValueError, match="decay mode must be one of exp_floor, attn_quad"):
+        with pytest.raises(ValueError, match="decay must be one of exp_floor, attn_quad, got 'linear'"):
             clematis.propagate(small_graph(), [0], decay="linear")
 
     def test_graph_must_be_a_concept_graph(self):
@@ -171,10 +180,10 @@ class TestScratchReuse:
     def test_workspaces_are_reused_not_reallocated(self):
         g = smoke_graph(500, 3000)
         clematis.propagate(g, [1])
-        with g.workspaces.acquire() as first:
+        with workspaces_for(g.arrays).acquire() as first:
             pass
         clematis.propagate(g, [2])
-        with g.workspaces.acquire() as second:
+        with workspaces_for(g.arrays).acquire() as second:
             assert second is first
 
 
@@ -191,10 +200,10 @@ def test_text_seeding_follows_label_order_and_substrings():
 def test_kernel_releases_the_gil():
     """While one thread is inside a long native query, another thread keeps running Python."""
     g = smoke_graph()
-    plan = clematis.api.QueryPlan(g)
+    plan = clematis.api.Query(g, queue_budget=0)
     nodes, weights = plan.seeds(range(24))
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (plan.run(nodes, weights), done.set()))
+    worker = threading.Thread(target=lambda: (plan.run_validated(nodes, weights), done.set()))
     steps_during_query = 0
     worker.start()
     while not done.is_set():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clematis.api import QueryPlan
+from clematis.api import Query
 
 SOURCE = Path(__file__).with_name("t1_baseline.c")
 COMPILE_FLAGS = ("-O3", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC")
@@ -72,8 +72,8 @@ class CBaseline:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def prepare(self, plan: QueryPlan, seed_nodes, seed_weights=None) -> PreparedQuery:
-        """The query ``plan.run(*plan.seeds(seed_nodes, seed_weights))`` would run, with every
+    def prepare(self, plan: Query, seed_nodes, seed_weights=None) -> PreparedQuery:
+        """The query ``plan.run_validated(*plan.seeds(seed_nodes, seed_weights))`` would run, with every
         argument converted up front; calling it runs only the C kernel."""
         return PreparedQuery(self, plan, *plan.seeds(seed_nodes, seed_weights))
 
@@ -81,7 +81,7 @@ class CBaseline:
 class PreparedQuery:
     """Calling it returns ``(d_nodes, d_vals, metrics)`` shaped like clematis' result."""
 
-    def __init__(self, baseline: CBaseline, plan: QueryPlan, seeds: np.ndarray,
+    def __init__(self, baseline: CBaseline, plan: Query, seeds: np.ndarray,
                  weights: np.ndarray) -> None:
         a, p = plan.graph.arrays, plan.params
         if a.indptr.dtype != np.int32:

@@ -38,7 +38,9 @@ cdef struct Counters:
     float max_delta
 
 
-cdef struct Caps:
+# The kernel's parameter record: the fields of clematis._params.PARAMETERS, in that order
+# (tests/test_params.py checks it). Python fills one PARAMS_DTYPE element per call.
+cdef struct Params:
     int64_t radius_cap
     int64_t iter_cap_layers
     float node_budget
@@ -115,7 +117,7 @@ cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
         s.dist1[v] = d + 1
 
 
-cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t* tie_pos,
+cdef int enqueue(Scratch* s, const Params* caps, int32_t v, float c, const int32_t* tie_pos,
                  Counters* counters) noexcept nogil:
     """Queue (v, c) through the caps of spec §4; -1 when memory runs out."""
     cdef uint64_t entry
@@ -148,11 +150,11 @@ cdef int enqueue(Scratch* s, const Caps* caps, int32_t v, float c, const int32_t
     return 0
 
 
-cdef inline int64_t queue_size(Scratch* s, const Caps* caps) noexcept nogil:
+cdef inline int64_t queue_size(Scratch* s, const Params* caps) noexcept nogil:
     return s.heap.size if caps.frontier_cap else s.radix.size
 
 
-cdef inline int dequeue(Scratch* s, const Caps* caps, uint64_t* entry) noexcept nogil:
+cdef inline int dequeue(Scratch* s, const Params* caps, uint64_t* entry) noexcept nogil:
     """Pop the first entry in queue order into ``entry``; -1 when memory runs out."""
     if caps.frontier_cap:
         entry[0] = minmax_take(&s.heap, 0)
@@ -163,7 +165,7 @@ cdef inline int dequeue(Scratch* s, const Caps* caps, uint64_t* entry) noexcept 
 cdef int run_t1(
     const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
     const int32_t* tie_pos, const int32_t* node_of_pos, const index_t* seed_nodes,
-    const float* seed_weights, int64_t n_seeds, const float* decay, const Caps* caps, Scratch* s,
+    const float* seed_weights, int64_t n_seeds, const float* decay, const Params* caps, Scratch* s,
     Counters* counters,
 ) noexcept nogil:
     """Spec §3: seeds, then pop-and-expand until the queue empties or a budget stops it.
@@ -326,24 +328,12 @@ cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
     return kept
 
 
-cdef void set_caps(Caps* caps, Scratch* s, int64_t radius_cap, int64_t iter_cap_layers,
-                   float node_budget, int64_t frontier_cap, int64_t visited_cap, int64_t dedupe_window,
-                   int64_t queue_budget, int64_t relax_cap) noexcept:
-    caps.radius_cap = radius_cap
-    caps.iter_cap_layers = iter_cap_layers
-    caps.node_budget = node_budget
-    caps.frontier_cap = frontier_cap
-    caps.visited_cap = visited_cap
-    caps.dedupe_window = dedupe_window
-    caps.queue_budget = queue_budget
-    caps.relax_cap = relax_cap
-    s.dedupe_ring.limit = dedupe_window
-    s.visited_ring.limit = visited_cap
-
-
 cdef Counters _counters_layout
-# The per-query counters as a NumPy structured dtype laid out exactly like ``Counters``.
+cdef Params _params_layout
+# The per-query counters and the parameter record as NumPy structured dtypes laid out exactly
+# like the structs.
 COUNTERS_DTYPE = np.asarray(<Counters[:1]> &_counters_layout).dtype
+PARAMS_DTYPE = np.asarray(<Params[:1]> &_params_layout).dtype
 
 
 cdef struct Output:
@@ -380,7 +370,7 @@ cdef int run_t1_batch(
     const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
     const int32_t* tie_pos, const int32_t* node_of_pos, const int64_t* seed_ptr,
     const index_t* seed_nodes,
-    const float* seed_weights, int64_t n_queries, const float* decay, const Caps* caps, Scratch* s,
+    const float* seed_weights, int64_t n_queries, const float* decay, const Params* caps, Scratch* s,
     Counters* counters, int64_t* offsets, Output* out,
 ) noexcept nogil:
     """Query ``q`` is seeds ``seed_ptr[q] .. seed_ptr[q + 1] - 1``; its output lands in
@@ -407,18 +397,17 @@ def propagate_batch(
     const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
     const int64_t[::1] seed_ptr,
     const index_t[::1] seed_nodes, const float[::1] seed_weights, const float[::1] decay,
-    Workspace workspace not None,
-    int64_t radius_cap, int64_t iter_cap_layers, float node_budget, int64_t frontier_cap,
-    int64_t visited_cap, int64_t dedupe_window, int64_t queue_budget, int64_t relax_cap,
+    Workspace workspace not None, const Params[::1] params,
 ):
     """Run many validated queries on one graph; query ``q`` is seeds ``seed_ptr[q]:seed_ptr[q+1]``.
 
     Returns ``(d_nodes, d_vals, offsets, counters)``: the outputs of every query concatenated,
     query ``q`` owning ``offsets[q]:offsets[q + 1]``, and one ``COUNTERS_DTYPE`` record per query.
-    Each query returns the same bits as :func:`propagate` with the same arguments.
+    Each query returns the same bits as the reference (``clematis._reference``) with the same
+    arguments. ``params`` is one ``PARAMS_DTYPE`` record (``clematis._params.T1Params.record``).
     """
     cdef Scratch* s = &workspace.s
-    cdef Caps caps
+    cdef Params caps
     cdef Output out
     cdef int status
     cdef int64_t q, i
@@ -433,8 +422,11 @@ def propagate_batch(
     for q in range(n_queries):
         if seed_ptr[q + 1] < seed_ptr[q]:
             raise ValueError("seed_ptr must be non-decreasing")
-    set_caps(&caps, s, radius_cap, iter_cap_layers, node_budget, frontier_cap, visited_cap,
-             dedupe_window, queue_budget, relax_cap)
+    if params.shape[0] != 1:
+        raise ValueError("params must hold one PARAMS_DTYPE record")
+    caps = params[0]
+    s.dedupe_ring.limit = caps.dedupe_window
+    s.visited_ring.limit = caps.visited_cap
     memset(&out, 0, sizeof(Output))
 
     offsets = np.empty(n_queries + 1, dtype=np.int64)

@@ -19,8 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import _backend
+from .._platform import available_cpus
 from ..api import T1Result
-from ..gel import gel_factor, run_decay
+from ..dispatch import new_counters
+from ..gel import gel_factor, gel_policy, run_decay
 from ..graph import ConceptGraph
 from ..seeding import seeds_from_text
 from ..stage import merge, run_turn
@@ -78,7 +80,7 @@ class RunOptions:
     workers: int | None = None
 
     def __post_init__(self) -> None:
-        _backend.check_backend_name(self.backend)
+        _backend.backend_name(self.backend)
         if not isinstance(self.native_only, bool):
             raise TypeError(f"native_only must be a bool, got {self.native_only!r}")
         resolve_workers(self.workers)
@@ -164,7 +166,8 @@ class ChainRun:
         self.store = store
         self.options = options
         self.config = with_workers(dataset.config, options.workers)
-        self.gel_backend = _backend.resolve_gel_backend(options.backend, dataset.config)
+        self.gel_policy = gel_policy(options.backend, dataset.config)
+        self.gel_backend = self.gel_policy.backend
 
     def graphs(self, turn: int) -> list[ConceptGraph]:
         return [self.store.read_graph(graph_path(name, turn)) for name in self.dataset.graph_names]
@@ -252,16 +255,18 @@ class ChainRun:
             raise _backend.NativeUnavailableError(
                 f"--native-only: the native GEL kernel is not available ({_backend.gel_import_error})")
         ticks = 1 if gel["enabled"] else 0
+        counters = new_counters()
         digests = {}
         for name, graph, rel in zip(self.dataset.graph_names, self.graphs(turn), writes[1:], strict=True):
-            decayed = graph.with_weights(run_decay(graph.arrays.weights, factor, ticks, self.gel_backend))
+            decayed = graph.with_weights(run_decay(graph.arrays.weights, factor, ticks, self.gel_policy,
+                                                   counters))
             self.store.write_graph(rel, decayed)
             if turn > 0:
                 self.store.forget_graph(graph_path(name, turn))
             digests[name] = {**weights_digest(decayed), "file": rel}
         self.store.write_json(writes[0], {"turn": turn, "enabled": gel["enabled"], "ticks": ticks,
                                           "factor": float(factor), "graphs": digests})
-        return {"backend": [self.gel_backend] if ticks else []}
+        return {"backend": [self.gel_backend] if ticks else [], "native_gel": counters}
 
     def step(self, stage: int, turn: int | None) -> dict:
         handler: Callable[[int | None], dict] = getattr(self, f"stage{stage}")
@@ -286,7 +291,7 @@ def resolve_workers(workers: int | None) -> int | None:
         return None
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"workers must be an integer >= 0 or None, got {workers!r}")
-    return workers or len(os.sched_getaffinity(0))
+    return workers or available_cpus()
 
 
 def run_chain(dataset: Dataset, start: int, end: int, options: RunOptions, *, progress: bool = True) -> dict:
