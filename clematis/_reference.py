@@ -1,7 +1,9 @@
-"""The pure-Python reference of T1 propagation: spec §3-§6 written as code.
+"""The pure-Python reference of T1 propagation: docs/spec.md §2-§6 written as code.
 
 Readable first. Every activation operation is a NumPy float32 scalar operation, so each one is
-rounded to float32 exactly as in the Cython kernel, which must return the same bits.
+rounded to float32 exactly as in the Cython kernel, which must return the same bits. Each step
+carries its docs/spec.md label (``# §3.2.4 node budget``); the kernel
+(clematis/_kernels/_t1.pyx) carries the same labels, and docs/architecture.md maps them.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from ._metrics import shape_metrics
 from ._params import T1Params
 from ._validation import CSRArrays
 
+# §2.3 thresholds
 EPS = 1e-8  # contributions below this (compared in double) are skipped
 OUTPUT_EPS = np.float32(1e-8)  # nodes below this (compared in float32) are left out of the output
 
 
 class _Queue:
-    """The priority queue of spec §5 with the caps of spec §4.
+    """The priority queue of docs/spec.md §5 with the caps of §4.1 and §4.2.
 
     Entries are tuples ``(-|c|, key_rank[node], node, c)``, so the smallest tuple pops first.
     """
@@ -39,10 +42,13 @@ class _Queue:
         return len(self.heap)
 
     def push(self, node: int, c: np.float32) -> None:
+        # §4.1 dedupe window: a node still in the ring is dropped
         if self.dedupe_window and self.ring_counts.get(node, 0) > 0:
             self.dedupe_hits += 1
             return
+        # §5 queue order
         entry = (-abs(float(c)), int(self.key_rank[node]), node, float(c))
+        # §4.2 frontier cap
         if self.frontier_cap and len(self.heap) >= self.frontier_cap:
             # One entry too many: the last in queue order goes. A newcomer equal to the worst
             # entry already queued counts as last, so it is the one evicted.
@@ -53,6 +59,7 @@ class _Queue:
             self.heap.remove(worst)
             heapq.heapify(self.heap)
         heapq.heappush(self.heap, entry)
+        # §4.1 dedupe window: only an entry that was really queued enters the ring
         if self.dedupe_window:
             self._remember(node)
 
@@ -69,7 +76,7 @@ class _Queue:
 
 
 class _VisitedSet:
-    """Nodes ordered by first insertion; adding one beyond the cap evicts the oldest."""
+    """§4.3: nodes ordered by first insertion; adding one beyond the cap evicts the oldest."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -93,7 +100,7 @@ def propagate_reference(
     decay: np.ndarray,
     params: T1Params,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Run one query; inputs are already validated (see ``clematis.t1``)."""
+    """Run one query; inputs are already validated (docs/spec.md §1, see ``clematis.t1``)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return _propagate(graph, seed_nodes, seed_weights, decay, params)
 
@@ -112,55 +119,71 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
     layers_processed = 0
     max_delta = 0.0
 
+    # §3.1 seeds
     for s, w in zip(seed_nodes.tolist(), seed_weights, strict=True):
         acc[s] = acc.get(s, zero) + w
         dist[s] = 0
         max_delta = max(max_delta, float(abs(w)))
         queue.push(s, w)
 
+    # §3.2 the loop: until the queue is empty, §4.4 queue budget spent or §4.5 relax cap reached
     stopped = False
     while len(queue) and not stopped:
         if params.queue_budget and m["pops"] >= params.queue_budget:
             break
+        # §3.2.1 pop
         u, c = queue.pop()
         m["pops"] += 1
+        # §3.2.2 visited cap
         if visited is not None:
             if u in visited:
                 continue
             visited.add(u)
+        # §3.2.3 layer cap
         layer = max(dist.get(u, -1), 0)
         if layer > 0 and layer > layers_processed:
             layers_processed = layer
             if layers_processed > params.iter_cap_layers:
                 continue
+        # §3.2.4 node budget
         if abs(acc.get(u, zero)) >= budget:
             m["node_budget_hits"] += 1
             continue
+        # §3.2.5 edge loop
         d = layer + 1
         for e in range(int(indptr[u]), int(indptr[u + 1])):
             v = int(indices[e])
+            # §3.2.5.1 radius cap
             if d > params.radius_cap:
                 m["radius_cap_hits"] += 1
                 continue
+            # §3.2.5.2 layer cap
             if d > params.iter_cap_layers:
                 m["layer_cap_hits"] += 1
                 continue
+            # §3.2.5.3 contribution (§2.1 order, §2.2 decay table)
             contrib = ((c * weights[e]) * rel_mult[e]) * decay[d]
+            # §3.2.5.4 skip threshold
             if float(abs(contrib)) < EPS:
                 continue
+            # §3.2.5.5 accumulate
             acc[v] = acc.get(v, zero) + contrib
             m["propagations"] += 1
             max_delta = max(max_delta, float(abs(contrib)))
+            # §3.2.5.6 distance
             if dist.get(v, -1) < 0 or d < dist[v]:
                 dist[v] = d
+            # §3.2.5.7 queue or budget hit
             if abs(acc[v]) < budget:
                 queue.push(v, contrib)
             else:
                 m["node_budget_hits"] += 1
+            # §3.2.5.8 relax cap
             if params.relax_cap and m["propagations"] >= params.relax_cap:
                 stopped = True
                 break
 
+    # §3.3 output, with the §6 metrics
     out_dtype = indices.dtype
     kept = sorted(v for v, a in acc.items() if abs(a) >= OUTPUT_EPS)
     d_nodes = np.array(kept, dtype=out_dtype)
