@@ -8,7 +8,7 @@ arithmetic is involved, so the result is the same on every platform.
 Long tables stay cheap: ``m**d`` has up to ``24 * d`` bits, so instead of the exact power the
 table walks an *enclosure* ``[lo, hi] * 2**exp`` of ``rate ** d``: each step multiplies both ends by
 ``m`` and, once they exceed ``working_bits`` (128) bits, truncates ``lo`` down and ``hi`` up, so the
-enclosure stays rigorous and about ``d * 2**-127`` wide relative to the value. Rounding is
+enclosure stays rigorous and less than ``d * 2**-126`` wide relative to the value. Rounding is
 monotone, so when both ends round to the same float32, that float32 is the correctly rounded
 ``rate ** d``. Small powers (and so every exact tie) are never truncated: ``lo == hi`` is exact.
 Only when a rounding midpoint lies inside the enclosure does :func:`correctly_rounded_power`
