@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clematis-installed
 SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
 
-.PHONY: install demo test lint parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test clean
+.PHONY: install demo test lint parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test decay-study clean
 
 install: $(STAMP)
 
@@ -58,6 +58,17 @@ wheel: install
 wheel-test: wheel
 	ABI3AUDIT=$(VENV)/bin/abi3audit AUDITWHEEL=$(VENV)/bin/auditwheel tools/wheel-test.sh dist
 	$(VENV)/bin/pytest -q -m slow tests/test_packaging.py
+
+# The decay-table study (benchmarks/RESULTS.md): correct rounding of rate**d vs this machine's powf
+# over DECAY_STUDY_SAMPLES float32 rates per sampling, then the dump checked against clematis and NumPy.
+# Plain C with its own multi-word integers: needs only a C compiler and libm (no GMP/MPFR).
+DECAY_STUDY_SAMPLES ?= 10000000
+DECAY_STUDY := build/decay_study
+decay-study: install
+	mkdir -p $(DECAY_STUDY)
+	$(CC) -O2 -std=c11 -Wall -Wextra -o $(DECAY_STUDY)/decay_study benchmarks/decay_study/decay_study.c -lm
+	$(DECAY_STUDY)/decay_study $(DECAY_STUDY_SAMPLES) $(DECAY_STUDY)/dump.txt
+	$(PY) benchmarks/decay_study/crosscheck.py $(DECAY_STUDY)/dump.txt
 
 clean:
 	rm -rf $(VENV) build dist wheelhouse *.egg-info clematis/_kernels/*.c clematis/_kernels/*.so

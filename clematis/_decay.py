@@ -1,7 +1,10 @@
 """Distance decay, computed once per distance by one shared function (spec §2, §7).
 
 Both backends read the same float32 table, ``table[d]`` being the decay at distance ``d``,
-so the kernel never needs its own ``powf``.
+so the kernel never needs its own ``powf``. The exp-floor table is ``max(round32(rate ** d), floor)``
+with ``round32`` the correctly rounded float32 (nearest, ties to even) of the exact power, computed
+with integers by :mod:`clematis._exact_pow` rather than by the platform's ``powf``: the same bits
+on every C library and CPU.
 """
 
 from __future__ import annotations
@@ -10,14 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._exact_pow import exp_floor_table
 from ._validation import as_float32_scalar, as_unit_interval
 
 DECAY_MODES = ("exp_floor", "attn_quad")
-
-
-def exp_floor(rate: np.float32, floor: np.float32, d: int) -> np.float32:
-    """``max(rate ** d, floor)`` in float32 (NumPy's scalar float32 power, i.e. C ``powf``)."""
-    return max(rate ** np.float32(d), floor)
 
 
 def attn_quad(alpha: np.float32, d: int) -> np.float32:
@@ -29,10 +28,10 @@ def attn_quad(alpha: np.float32, d: int) -> np.float32:
 
 @lru_cache(maxsize=64)
 def _table(mode: str, a: np.float32, b: np.float32, length: int) -> np.ndarray:
-    with np.errstate(over="ignore", under="ignore"):
-        if mode == "exp_floor":
-            values = [exp_floor(a, b, d) for d in range(length)]
-        else:
+    if mode == "exp_floor":
+        values = exp_floor_table(float(a), float(b), length)
+    else:
+        with np.errstate(over="ignore", under="ignore"):
             values = [attn_quad(a, d) for d in range(length)]
     table = np.array(values, dtype=np.float32)
     table.flags.writeable = False
