@@ -6,7 +6,8 @@ the pure-Python reference (``python``).
 
 from . import datasets, t1
 from ._backend import NativeUnavailableError
-from .api import T1Result, propagate
+from ._version import __version__
+from .api import Query, T1Result, propagate
 from .batch import propagate_many
 from .config import ConfigError, load_config
 from .graph import ConceptGraph
@@ -14,13 +15,12 @@ from .info import show_config
 from .parity import ParityError
 from .stage import TurnResult, run_smoke_turn, run_turn
 
-__version__ = "0.1.0"
-
 __all__ = [
     "ConceptGraph",
     "ConfigError",
     "NativeUnavailableError",
     "ParityError",
+    "Query",
     "T1Result",
     "TurnResult",
     "datasets",

@@ -1,4 +1,4 @@
-"""Distance decay, computed once per distance by one shared function (spec §2, §7).
+"""Distance decay, computed once per distance by one shared function (docs/spec.md §2.2, §7).
 
 Both backends read the same float32 table, ``table[d]`` being the decay at distance ``d``,
 so the kernel never needs its own ``powf``. The exp-floor table is ``max(round32(rate ** d), floor)``
@@ -14,9 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._exact_pow import exp_floor_table
-from ._validation import as_float32_scalar, as_unit_interval
-
-DECAY_MODES = ("exp_floor", "attn_quad")
+from ._params import Decay
 
 
 def attn_quad(alpha: np.float32, d: int) -> np.float32:
@@ -38,16 +36,12 @@ def _table(mode: str, a: np.float32, b: np.float32, length: int) -> np.ndarray:
     return table
 
 
-def decay_table(mode: str, length: int, *, rate=0.6, floor=0.05, alpha=0.8) -> np.ndarray:
-    """Read-only float32 decay values for distances ``0 .. length - 1`` (cached)."""
-    if mode == "exp_floor":
-        return _table(mode, as_unit_interval("rate", rate), as_unit_interval("floor", floor), length)
-    if mode == "attn_quad":
-        alpha32 = as_float32_scalar("alpha", alpha)
-        if alpha32 < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-        return _table(mode, alpha32, np.float32(0), length)
-    raise ValueError(f"decay mode must be one of {', '.join(DECAY_MODES)}, got {mode!r}")
+def decay_table(decay: Decay, length: int) -> np.ndarray:
+    """Read-only float32 decay values for distances ``0 .. length - 1`` of a validated decay
+    spec (:class:`clematis._params.Decay`; cached)."""
+    if decay.mode == "exp_floor":
+        return _table(decay.mode, decay["rate"], decay["floor"], length)
+    return _table(decay.mode, decay["alpha"], np.float32(0), length)
 
 
 def table_length(radius_cap: int, iter_cap_layers: int, n_nodes: int) -> int:

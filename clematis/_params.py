@@ -128,6 +128,11 @@ class Decay:
     def __getitem__(self, name: str) -> np.float32:
         return dict(self.values)[name]
 
+    @classmethod
+    def build(cls, mode: str = "exp_floor", **values) -> Decay:
+        """Validate one decay mode's parameters (user defaults for those not given)."""
+        return _decay({"decay": mode, **values}, "user")
+
 
 @dataclass(frozen=True)
 class T1Params:

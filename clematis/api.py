@@ -57,7 +57,7 @@ class Query:
         self.backend = resolve_backend(backend)
         p = self.params
         length = table_length(p.radius_cap, p.iter_cap_layers, graph.n_nodes)
-        self.decay = decay_table(p.decay.mode, length, **dict(p.decay.values))
+        self.decay = decay_table(p.decay, length)
 
     def seeds(self, seed_nodes, seed_weights=None, *, where: str = "seed_nodes"):
         """Seed indices (from ids or indices, or a ``{node: weight}`` mapping) and float32

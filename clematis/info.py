@@ -37,7 +37,7 @@ def show_config(config: Mapping | None = None, *, file=None, quiet: bool = False
     """Print and return versions, the backend that would run (for ``config``, normalized or
     None) and why, whether the compiled kernel imports (and the import error if not), and the
     relevant environment variables. ``quiet=True`` only returns the dict."""
-    from . import __version__
+    from ._version import __version__
 
     module = _backend.native_module
     choice = _backend.choose_backend(None, config)

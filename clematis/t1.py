@@ -50,5 +50,5 @@ def propagate_one_graph(
         iter_cap_layers=iter_cap_layers, node_budget=node_budget, **caps,
     )
     length = table_length(params.radius_cap, params.iter_cap_layers, graph.n_nodes)
-    decay = decay_table("exp_floor", length, **dict(params.decay.values))
+    decay = decay_table(params.decay, length)
     return run_query(graph, nodes, weights32, decay, params, chosen)

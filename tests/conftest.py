@@ -10,6 +10,7 @@ import pytest
 from t1_workloads import smoke_graph  # noqa: F401  (the perf-smoke graph, shared with benchmarks)
 
 import clematis
+import clematis._platform
 import clematis.dispatch
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
@@ -66,13 +67,37 @@ def clean_checkout(tmp_path_factory) -> pathlib.Path:
     return copy_source_tree(tmp_path_factory.mktemp("checkout") / "clematis")
 
 
+PURE_PYTHON = clematis._platform.env_flag(clematis._platform.ENV_PUREPYTHON) is True
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need the kernel are marked ``native`` (explicitly, or by a ``"native"``
+    parameter); the pure-Python pass (``CLEMATIS_PUREPYTHON=1``) skips them."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "native" in params.values():
+            item.add_marker(pytest.mark.native)
+        if PURE_PYTHON and item.get_closest_marker("native"):
+            item.add_marker(pytest.mark.skip(reason="pure-Python pass: needs the compiled kernel"))
+
+
+@pytest.fixture(autouse=True)
+def _native_tests_need_the_kernel(request):
+    """In the normal pass a missing kernel fails every ``native`` test: never Python as native."""
+    if request.node.get_closest_marker("native") and not clematis.native.t1.available():
+        pytest.fail(f"the compiled kernel must be importable: {clematis.native.t1.unavailable_reason()}")
+
+
 @pytest.fixture
 def native_required():
+    """For tests that need the kernel beyond a ``native`` mark (e.g. in a fixture chain)."""
+    if PURE_PYTHON:
+        pytest.skip("pure-Python pass: needs the compiled kernel")
     if not clematis.native.t1.available():
         pytest.fail("the compiled kernel must be importable in the test environment")
 
 
-RUNTIME_ENV = ("CLEMATIS_NATIVE_T1", "CLEMATIS_STRICT_PARITY", "CLEMATIS_LOG_DIR")
+RUNTIME_ENV = ("CLEMATIS_NATIVE_T1", "CLEMATIS_STRICT_PARITY", "CLEMATIS_LOG_DIR", "PERF_NATIVE_GEL_ENABLED")
 
 
 @pytest.fixture(autouse=True)

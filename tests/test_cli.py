@@ -75,6 +75,7 @@ def test_script_is_the_installed_console_script():
     assert SCRIPT.is_file(), f"{SCRIPT} missing: install the package (make install)"
 
 
+@pytest.mark.native
 def test_run_on_the_packaged_dataset_writes_every_stage_of_every_turn(demo_run):
     files = artifacts(demo_run)
     assert "artifacts/stage1_graphs.json" in files
@@ -89,6 +90,7 @@ def test_run_on_the_packaged_dataset_writes_every_stage_of_every_turn(demo_run):
                                             "stage4_merge", "stage5_gel"}
 
 
+@pytest.mark.native
 def test_turns_propagate_over_the_previous_turns_decayed_weights(demo_run):
     gel = [json.loads((demo_run / f"artifacts/turn_{t:04d}/stage5_gel.json").read_text()) for t in range(2)]
     manifest = json.loads((demo_run / "artifacts/stage1_graphs.json").read_text())
@@ -98,6 +100,7 @@ def test_turns_propagate_over_the_previous_turns_decayed_weights(demo_run):
     assert gel[0]["graphs"]["demo"]["file"] == "state/turn_0001/demo.npz"
 
 
+@pytest.mark.native
 def test_rerun_on_the_same_copy_is_byte_identical(demo_run, workdir):
     before = artifacts(demo_run)
     out = ok("run", "--dataset", "demo", "--backend", "native", cwd=workdir)
@@ -105,6 +108,7 @@ def test_rerun_on_the_same_copy_is_byte_identical(demo_run, workdir):
     assert [s["stage"] for s in out["ran"]] == [1] + [2, 3, 4, 5] * 4
 
 
+@pytest.mark.native
 def test_python_and_native_backends_give_identical_artifacts(workdir):
     for backend in ("python", "native"):
         ok("demo-dataset", f"demo_{backend}", cwd=workdir)
@@ -114,6 +118,7 @@ def test_python_and_native_backends_give_identical_artifacts(workdir):
     assert len(artifacts(workdir / "demo_python")) == 17
 
 
+@pytest.mark.native
 def test_generated_dataset_python_native_and_workers_agree(workdir, generated_golden):
     native = fresh(workdir, "gen_native")
     out = ok("run", "--dataset", native, "--backend", "native", "--native-only", "--workers", "0",
@@ -122,6 +127,7 @@ def test_generated_dataset_python_native_and_workers_agree(workdir, generated_go
     assert artifacts(native) == artifacts(generated_golden)
 
 
+@pytest.mark.native
 def test_environment_switches_gel_to_python_without_changing_artifacts(workdir, generated_golden):
     root = fresh(workdir, "gel_env")
     out = ok("run", "--dataset", root, cwd=workdir, env={"PERF_NATIVE_GEL_ENABLED": "0"})
@@ -152,6 +158,7 @@ def test_dry_run_refuses_a_plan_whose_inputs_no_stage_writes(workdir):
             "written by stage 5 (gel) on turn 0") in message
 
 
+@pytest.mark.native
 def test_stage_reruns_one_stage_identically(demo_run, workdir):
     before = artifacts(demo_run)
     out = ok("stage", "4", "--dataset", demo_run, cwd=workdir)
@@ -167,6 +174,7 @@ def test_stage_without_its_inputs_fails_before_work(workdir):
     assert tree(root) == before
 
 
+@pytest.mark.native
 def test_coverage_reports_every_stage_as_measured_on_this_build(workdir):
     out = ok("coverage", cwd=workdir)
     stages = {s["stage"]: s for s in out["stages"]}
@@ -196,6 +204,7 @@ def test_coverage_does_not_certify_a_stage_whose_kernel_is_missing(workdir):
     assert stages[4]["parity_certified"] is True
 
 
+@pytest.mark.native
 def test_verify_passes_against_a_matching_golden(workdir, generated_golden):
     source = fresh(workdir, "verify_src")
     source_before = tree(source)
@@ -210,6 +219,7 @@ def test_verify_passes_against_a_matching_golden(workdir, generated_golden):
     assert json.loads((reports / "run.json").read_text())["native_only"] is True
 
 
+@pytest.mark.native
 def test_verify_fails_when_one_golden_artifact_is_altered(workdir, generated_golden):
     source = fresh(workdir, "verify_src_bad")
     golden = workdir / "golden_altered"
@@ -230,6 +240,7 @@ def test_verify_fails_when_one_golden_artifact_is_altered(workdir, generated_gol
     assert bad[0]["differences"][0]["where"] == f".merged.{node}"
 
 
+@pytest.mark.native
 def test_verify_tolerates_differences_within_the_configured_tolerance(workdir, generated_golden):
     source = fresh(workdir, "verify_src_tol")
     golden = workdir / "golden_nudged"
@@ -324,6 +335,7 @@ def test_native_only_with_the_python_backend_is_refused(workdir):
         "run", "--dataset", root, "--native-only", "--backend", "python", cwd=workdir)
 
 
+@pytest.mark.native
 def test_demo_dataset_into_a_non_empty_directory_is_refused(workdir, demo_run):
     assert "not an empty directory" in error("demo-dataset", demo_run, cwd=workdir)
 

@@ -17,9 +17,14 @@ from hypothesis import strategies as st
 
 from clematis._decay import decay_table
 from clematis._exact_pow import exp_floor_table, round_to_float32
+from clematis._params import Decay
 
 ONE_BITS = 0x3F800000
 MIN_SUBNORMAL = 2.0**-149
+
+
+def exp_floor(rate, floor) -> Decay:
+    return Decay.build("exp_floor", rate=rate, floor=floor)
 
 
 def reference_float32(x: Fraction) -> np.float32:
@@ -65,7 +70,7 @@ PINNED_D0_TO_16 = {
 
 @pytest.mark.parametrize(("rate", "floor"), list(PINNED_D0_TO_16))
 def test_default_rates_keep_their_pinned_bits(rate, floor):
-    assert hex_bits(decay_table("exp_floor", 17, rate=rate, floor=floor)) == PINNED_D0_TO_16[rate, floor]
+    assert hex_bits(decay_table(exp_floor(rate, floor), 17)) == PINNED_D0_TO_16[rate, floor]
 
 
 # sha256 of the float32 bytes of the floor-0 table at d = 0 .. length - 1, computed with ``powf``:
@@ -83,7 +88,7 @@ SAME_AS_POWF = {
 
 @pytest.mark.parametrize(("rate", "length"), list(SAME_AS_POWF))
 def test_fixed_rates_match_the_former_powf_table(rate, length):
-    table = decay_table("exp_floor", length, rate=rate, floor=0.0)
+    table = decay_table(exp_floor(rate, 0.0), length)
     assert hashlib.sha256(table.tobytes()).hexdigest() == SAME_AS_POWF[rate, length]
 
 
@@ -93,7 +98,7 @@ def test_first_distances_where_powf_was_not_correctly_rounded(rate, d, powf_bits
     exact = Fraction(f32(rate)) ** d
     distance = {b: abs(Fraction(from_bits(b)) - exact) for b in (powf_bits, correct_bits)}
     assert distance[correct_bits] < distance[powf_bits]
-    assert bits(decay_table("exp_floor", d + 1, rate=rate, floor=0.0))[d] == correct_bits
+    assert bits(decay_table(exp_floor(rate, 0.0), d + 1))[d] == correct_bits
 
 
 @pytest.mark.parametrize(("rate", "d", "expected"), [
@@ -140,9 +145,9 @@ def test_long_table_close_to_one_is_correctly_rounded_throughout():
 
 
 def test_decay_table_is_read_only_cached_float32():
-    table = decay_table("exp_floor", 9, rate=0.6, floor=0.05)
+    table = decay_table(exp_floor(0.6, 0.05), 9)
     assert table.dtype == np.float32 and not table.flags.writeable
-    assert decay_table("exp_floor", 9, rate=0.6, floor=0.05) is table
+    assert decay_table(exp_floor(0.6, 0.05), 9) is table
 
 
 @pytest.mark.parametrize(("n", "exp"), [(0, 5), (1, -149), (1, -150), (3, -151), ((1 << 24) - 1, -24),

@@ -105,6 +105,7 @@ def test_backend_precedence(monkeypatch, argument, env, config, requested, sourc
     assert (choice.requested, choice.source, choice.backend) == (requested, source, requested)
 
 
+@pytest.mark.native
 def test_precedence_reaches_results(monkeypatch, demo_graph):
     assert clematis.run_turn(demo_graph, "storm", NATIVE_OFF).graphs[0].backend == "python"
     monkeypatch.setenv("CLEMATIS_NATIVE_T1", "1")
@@ -112,6 +113,7 @@ def test_precedence_reaches_results(monkeypatch, demo_graph):
     assert clematis.run_turn(demo_graph, "storm", SMALL, backend="python").graphs[0].backend == "python"
 
 
+@pytest.mark.native
 def test_propagate_and_propagate_one_graph_use_the_same_resolver(monkeypatch, demo_graph):
     assert clematis.propagate(demo_graph, [0], queue_budget=300).backend == "native"
     monkeypatch.setenv("CLEMATIS_NATIVE_T1", "0")
@@ -119,6 +121,7 @@ def test_propagate_and_propagate_one_graph_use_the_same_resolver(monkeypatch, de
     assert clematis.propagate(demo_graph, [0], queue_budget=300, backend="native").backend == "native"
 
 
+@pytest.mark.native
 def test_propagate_one_graph_follows_the_env(monkeypatch, native_calls, python_calls):
     a = demo_arrays()
     params = {"rate": 0.6, "floor": 0.05, "radius_cap": 2, "iter_cap_layers": 5, "node_budget": 1.5,
@@ -155,6 +158,7 @@ def test_strict_parity_switch(monkeypatch, env, config, expected):
 
 # ---- counters and once-only logs ---------------------------------------------------------------
 
+@pytest.mark.native
 def test_native_run_bumps_used_native_only(demo_graph, caplog):
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         turn = clematis.run_turn([demo_graph, demo_graph], TEXT, SMALL)
@@ -163,6 +167,7 @@ def test_native_run_bumps_used_native_only(demo_graph, caplog):
     assert events(caplog) == []
 
 
+@pytest.mark.native
 def test_caps_and_dedupe_do_not_gate_native_off(demo_graph):
     cfg = {"t1": BUDGET, "perf": {"t1": {"caps": {"frontier": 30, "visited": 50}, "dedupe_window": 4}}}
     turn = clematis.run_turn(demo_graph, TEXT, cfg)
@@ -175,6 +180,7 @@ def test_explicit_python_argument_is_not_a_fallback(demo_graph):
     assert bumped(turn) == {}
 
 
+@pytest.mark.native
 @pytest.mark.parametrize("switch", ["config", "env"])
 def test_gate_off_counts_every_query_and_logs_once(monkeypatch, demo_graph, caplog, switch, native_calls):
     cfg = NATIVE_OFF if switch == "config" else SMALL
@@ -188,6 +194,7 @@ def test_gate_off_counts_every_query_and_logs_once(monkeypatch, demo_graph, capl
     assert native_calls.count == 0
 
 
+@pytest.mark.native
 def test_import_failure_falls_back_counts_and_warns_once(demo_graph, caplog, no_native):
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         turn = clematis.run_turn([demo_graph, demo_graph], TEXT, SMALL)
@@ -199,6 +206,7 @@ def test_import_failure_falls_back_counts_and_warns_once(demo_graph, caplog, no_
     assert caplog.records[0].clematis_event == "import_failed"
 
 
+@pytest.mark.native
 @pytest.mark.parametrize("error", [MemoryError("no memory"), TypeError("bad type"), ValueError("bad value"),
                                    OverflowError("too big")])
 def test_native_runtime_exception_falls_back_to_python(demo_graph, caplog, native_calls, error):
@@ -213,12 +221,14 @@ def test_native_runtime_exception_falls_back_to_python(demo_graph, caplog, nativ
     assert type(error).__name__ in caplog.records[0].getMessage()
 
 
+@pytest.mark.native
 def test_other_native_exceptions_propagate(demo_graph, native_calls):
     native_calls.raise_ = KeyError("not a runtime error of the kernel")
     with pytest.raises(KeyError):
         clematis.run_turn(demo_graph, TEXT, SMALL)
 
 
+@pytest.mark.native
 def test_strict_parity_computes_both_backends_on_every_call(monkeypatch, demo_graph, native_calls,
                                                             python_calls):
     monkeypatch.setenv("CLEMATIS_STRICT_PARITY", "1")
@@ -228,6 +238,7 @@ def test_strict_parity_computes_both_backends_on_every_call(monkeypatch, demo_gr
     assert all(r.backend == "native" for r in turn.graphs)
 
 
+@pytest.mark.native
 def test_strict_parity_with_native_gated_off_returns_python_but_still_compares(demo_graph, native_calls,
                                                                                python_calls):
     cfg = {"t1": BUDGET, "perf": {"native": {"t1": {"enabled": False, "strict_parity": True}}}}
@@ -237,6 +248,7 @@ def test_strict_parity_with_native_gated_off_returns_python_but_still_compares(d
     assert bumped(turn) == {"fallback_gated_other": 1}
 
 
+@pytest.mark.native
 def test_strict_parity_catches_an_injected_difference(demo_graph, native_calls, caplog, tmp_path):
     native_calls.perturb = 0.001
     reference = clematis.run_turn(demo_graph, TEXT, SMALL, backend="python").graphs[0]
@@ -257,6 +269,7 @@ def test_strict_parity_catches_an_injected_difference(demo_graph, native_calls, 
     assert len(events(caplog)) == 1
 
 
+@pytest.mark.native
 def test_strict_parity_uses_the_configured_tolerances(demo_graph, native_calls):
     native_calls.perturb = 1e-7  # a few float32 ulps on values around 0.5 .. 2
     loose = clematis.run_turn(demo_graph, TEXT, STRICT)
@@ -267,6 +280,7 @@ def test_strict_parity_uses_the_configured_tolerances(demo_graph, native_calls):
         clematis.run_turn(demo_graph, TEXT, exact)
 
 
+@pytest.mark.native
 def test_strict_parity_reraises_native_exceptions(demo_graph, native_calls, caplog, tmp_path):
     native_calls.raise_ = MemoryError("boom")
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
@@ -281,11 +295,13 @@ def test_strict_parity_reraises_native_exceptions(demo_graph, native_calls, capl
 
 # ---- native_only -------------------------------------------------------------------------------
 
+@pytest.mark.native
 def test_native_only_runs_native(demo_graph):
     turn = clematis.run_turn(demo_graph, TEXT, SMALL, native_only=True)
     assert bumped(turn) == {"used_native": 1}
 
 
+@pytest.mark.native
 def test_native_only_refuses_when_the_kernel_does_not_import(demo_graph, no_native, python_calls):
     with pytest.raises(NativeUnavailableError, match="blocked by the test"):
         clematis.run_turn(demo_graph, TEXT, SMALL, native_only=True)
@@ -301,6 +317,7 @@ def test_native_only_refuses_a_python_selection(monkeypatch, demo_graph, how):
                           backend="python" if how == "argument" else None, native_only=True)
 
 
+@pytest.mark.native
 def test_native_only_reraises_native_runtime_exceptions(demo_graph, native_calls, python_calls):
     native_calls.raise_ = OverflowError("too big")
     with pytest.raises(OverflowError):
@@ -314,6 +331,7 @@ def read_jsonl(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+@pytest.mark.native
 def test_diagnostics_records_each_counting_dispatch_and_each_turn(demo_graph, tmp_path):
     turn = clematis.run_turn([demo_graph, demo_graph], TEXT, SMALL, tmp_path, turn=7, agent="ada")
     clematis.run_turn(demo_graph, TEXT, NATIVE_OFF, tmp_path, turn=8, agent="ada")
@@ -328,6 +346,7 @@ def test_diagnostics_records_each_counting_dispatch_and_each_turn(demo_graph, tm
     assert turns[1]["t1"]["native_t1"]["fallback_gated_other"] == 1
 
 
+@pytest.mark.native
 def test_diagnostics_directory_from_the_environment(monkeypatch, demo_graph, tmp_path):
     monkeypatch.setenv("CLEMATIS_LOG_DIR", str(tmp_path / "logs"))
     clematis.run_turn(demo_graph, TEXT, SMALL)
@@ -346,6 +365,7 @@ def test_no_diagnostics_record_when_no_counter_moves(demo_graph, tmp_path):
     assert len(read_jsonl(tmp_path / "turn.jsonl")) == 2
 
 
+@pytest.mark.native
 def test_diagnostics_are_identical_serially_and_in_parallel(demo_graph, tmp_path):
     graphs = [demo_graph] * 4
     parallel = {"t1": BUDGET, "perf": {"parallel": {"enabled": True, "t1": True, "max_workers": 4}}}
@@ -357,6 +377,7 @@ def test_diagnostics_are_identical_serially_and_in_parallel(demo_graph, tmp_path
 
 # ---- import failure in a fresh interpreter -----------------------------------------------------
 
+@pytest.mark.native
 def test_import_failure_without_uninstalling(tmp_path):
     script = textwrap.dedent("""
         import json, logging, sys
@@ -394,6 +415,7 @@ def test_import_failure_without_uninstalling(tmp_path):
     assert result["merged"] == expected.merged
 
 
+@pytest.mark.native
 def test_a_failing_graph_raises_in_graph_order_with_the_same_diagnostics_in_parallel(demo_graph, tmp_path,
                                                                                     native_calls):
     native_calls.perturb = 0.001

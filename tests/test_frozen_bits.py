@@ -24,6 +24,7 @@ def test_query_bits_unchanged(family, backend):
     assert digests == {name: FROZEN[name] for name in digests}
 
 
+@pytest.mark.native
 def test_dataset_artifacts_and_state_unchanged():
     with contextlib.redirect_stdout(io.StringIO()):
         digests = dataset_digests()

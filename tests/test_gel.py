@@ -57,6 +57,7 @@ def test_bad_weights_and_ticks_are_refused_before_work(backend):
         decay_weights(np.ones(2), ticks=1.5, backend=backend)
 
 
+@pytest.mark.native
 @settings(max_examples=300, deadline=None)
 @given(weights=hnp.arrays(np.float32, st.integers(0, 64), elements=finite_f32),
        rate=unit_f32, floor=unit_f32, ticks=st.integers(0, 6))
@@ -68,6 +69,7 @@ def test_kernel_is_bit_identical_to_reference(weights, rate, floor, ticks):
     np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))
 
 
+@pytest.mark.native
 def test_kernel_does_not_write_its_input():
     weights = np.linspace(0.1, 1.0, 10, dtype=np.float32)
     before = weights.copy()
@@ -76,6 +78,7 @@ def test_kernel_does_not_write_its_input():
     np.testing.assert_array_equal(weights, before)
 
 
+@pytest.mark.native
 def test_decay_graph_returns_a_new_graph_and_leaves_the_old_one(demo_graph):
     before = demo_graph.arrays.weights.copy()
     decayed = decay_graph(demo_graph, rate=0.8, ticks=2, backend="native")
@@ -130,6 +133,7 @@ def _without_gel_kernel(monkeypatch):
     _backend.reset_once_logs()
 
 
+@pytest.mark.native
 def test_missing_kernel_falls_back_to_python_with_one_warning(monkeypatch, caplog):
     _without_gel_kernel(monkeypatch)
     counters = new_counters()
@@ -152,6 +156,7 @@ def test_explicit_native_without_the_kernel_raises(monkeypatch):
         decay_weights([1.0])
 
 
+@pytest.mark.native
 def test_native_runtime_error_falls_back_counted_and_logged_once(monkeypatch, caplog):
     class Broken:
         @staticmethod

@@ -116,6 +116,7 @@ class TestPropagate:
         assert identical((by_id.nodes, by_id.values, by_id.metrics),
                          (by_index.nodes, by_index.values, by_index.metrics))
 
+    @pytest.mark.native
     def test_result_helpers(self):
         g = small_graph()
         r = clematis.propagate(g, ["rose"])
@@ -177,6 +178,7 @@ class TestScratchReuse:
         assert identical((first.nodes, first.values, first.metrics),
                          (again.nodes, again.values, again.metrics))
 
+    @pytest.mark.native
     def test_workspaces_are_reused_not_reallocated(self):
         g = smoke_graph(500, 3000)
         clematis.propagate(g, [1])
@@ -197,6 +199,7 @@ def test_text_seeding_follows_label_order_and_substrings():
     assert seeds_from_text(g, "nothing here")[0].size == 0
 
 
+@pytest.mark.native
 def test_kernel_releases_the_gil():
     """While one thread is inside a long native query, another thread keeps running Python."""
     g = smoke_graph()

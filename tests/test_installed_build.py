@@ -6,6 +6,8 @@ import importlib.util
 import os
 import pathlib
 
+import pytest
+
 import clematis
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
@@ -13,6 +15,7 @@ from clematis.datasets import load_demo_graph
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.native
 def test_compiled_kernel_is_the_one_running():
     assert clematis.native.t1.available(), clematis.native.t1.unavailable_reason()
     origin = pathlib.Path(importlib.util.find_spec("clematis._kernels._t1").origin)

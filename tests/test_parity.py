@@ -83,6 +83,7 @@ def test_assert_parity_raises_parity_error_with_the_report():
     assert assert_parity(raw([1], [0.5]), raw([1], [0.5])).ok
 
 
+@pytest.mark.native
 def test_results_of_both_backends_compare_equal_by_node_id(demo_graph):
     py = clematis.propagate(demo_graph, ["weather:storm"], backend="python", queue_budget=500)
     nat = clematis.propagate(demo_graph, ["weather:storm"], backend="native", queue_budget=500)

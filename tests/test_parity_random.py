@@ -74,6 +74,7 @@ def problems(draw):
     return graph, seed_nodes, seed_weights, key_rank, params
 
 
+@pytest.mark.native
 @PARITY_SETTINGS
 @given(problems())
 def test_random_problems_are_bit_identical(problem):
@@ -83,6 +84,7 @@ def test_random_problems_are_bit_identical(problem):
     assert identical(python, native), (python, native)
 
 
+@pytest.mark.native
 @PARITY_SETTINGS
 @given(problems(), st.sampled_from(["python", "native"]))
 def test_caps_that_never_bind_equal_perf_off(problem, backend):
@@ -100,6 +102,7 @@ def test_caps_that_never_bind_equal_perf_off(problem, backend):
     assert identical(off, wide)
 
 
+@pytest.mark.native
 def test_perf_smoke_graph_four_seeds_is_bit_identical():
     graph = smoke_graph()
     python = clematis.propagate(graph, range(4), backend="python", queue_budget=0)
@@ -109,6 +112,7 @@ def test_perf_smoke_graph_four_seeds_is_bit_identical():
                      (native.nodes, native.values, native.metrics))
 
 
+@pytest.mark.native
 @pytest.mark.parametrize("decay", [dict(decay="attn_quad", alpha=0.8), dict(decay="exp_floor", rate=0.9)])
 def test_demo_graph_decay_modes_are_bit_identical(demo_graph, decay):
     seeds = ["garden:clematis", "weather:storm", "emotion:hope"]

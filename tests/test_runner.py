@@ -78,6 +78,7 @@ def test_stage4_merge_of_the_artifacts_equals_run_turns_merge(tmp_path):
         np.testing.assert_array_equal(got.view(np.int32), want.view(np.int32))
 
 
+@pytest.mark.native
 def test_run_chain_does_not_touch_graphs_it_was_given(tmp_path):
     root = write_demo_dataset(tmp_path / "demo")
     before = (root / "graphs/demo.npz").read_bytes()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 import scipy
 
 import clematis
 from clematis.config import load_config
 
 
+@pytest.mark.native
 def test_show_config_prints_and_returns_versions_backend_kernel_and_env(monkeypatch):
     monkeypatch.setenv("CLEMATIS_STRICT_PARITY", "1")
     monkeypatch.setenv("CLEMATIS_LOG_DIR", "/tmp/somewhere")
@@ -31,6 +33,7 @@ def test_show_config_prints_and_returns_versions_backend_kernel_and_env(monkeypa
     assert "CLEMATIS_NATIVE_T1: (unset)" in text
 
 
+@pytest.mark.native
 def test_show_config_reflects_env_and_config(monkeypatch, capsys):
     off = load_config({"perf": {"native": {"t1": {"enabled": False}}}})
     assert clematis.show_config(off, quiet=True)["backend"]["source"] == "config"

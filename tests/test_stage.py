@@ -163,6 +163,7 @@ def test_int_id_graphs_merge_by_index():
     np.testing.assert_array_equal(bits(list(turn.merged.values())), bits(single.values + single.values))
 
 
+@pytest.mark.native
 def test_to_dict_is_json_and_deterministic(graphs):
     a = clematis.run_turn(graphs, "word1 word22", None, turn=3, agent="ada")
     b = clematis.run_turn(graphs, "word1 word22", PARALLEL, turn=3, agent="ada")
@@ -173,6 +174,7 @@ def test_to_dict_is_json_and_deterministic(graphs):
     assert len(doc["graphs"]) == 4
 
 
+@pytest.mark.native
 def test_run_smoke_turn_runs_the_demo_text_on_the_demo_graph(demo_graph, tmp_path):
     smoke = clematis.run_smoke_turn({"perf": {"native": {"t1": {"enabled": True}}}}, log_dir=tmp_path)
     assert isinstance(smoke, clematis.TurnResult)

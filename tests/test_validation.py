@@ -53,6 +53,7 @@ BAD_ARRAYS = [
 ]
 
 
+@pytest.mark.native
 @pytest.mark.parametrize(("changes", "error", "message"), BAD_ARRAYS)
 def test_bad_arrays_raise_the_same_error_on_both_backends(changes, error, message):
     raised = []
@@ -76,6 +77,7 @@ def test_right_dtypes_are_not_copied():
         assert getattr(arrays, name) is args[name], name
 
 
+@pytest.mark.native
 def test_other_dtypes_are_converted():
     args = good()
     converted = call("native", indptr=args["indptr"].astype(np.int64),
@@ -92,6 +94,7 @@ def test_mixed_index_dtypes_widen_to_int64():
     assert arrays.indptr.dtype == arrays.indices.dtype == np.int64
 
 
+@pytest.mark.native
 def test_messages_show_plain_python_values():
     with pytest.raises(ValueError, match=r"position 1 holds nan$"):
         call("native", weights=np.array([0.5, np.nan, 1.0]))
