@@ -1,4 +1,4 @@
-"""Correctly rounded float32 powers of a float32, by integer arithmetic only (spec §2).
+"""Correctly rounded float32 powers of a float32, by integer arithmetic only (docs/spec.md §2.2).
 
 A float32 ``rate`` is an exact binary rational ``m * 2**e`` (``m`` odd, or 0), so ``rate ** d`` is
 ``m**d * 2**(e*d)`` exactly. Each power is rounded once, to the nearest float32 (ties to even,

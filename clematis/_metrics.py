@@ -1,4 +1,4 @@
-"""The kernel metrics of spec §6, shaped the same way for both backends."""
+"""The kernel metrics of docs/spec.md §6, shaped the same way for both backends."""
 
 from __future__ import annotations
 
@@ -25,5 +25,5 @@ def shape_metrics(*, pops: int, layers_processed: int, propagations: int, radius
 
 
 def zero_metrics() -> dict:
-    """The metrics of a query that did nothing (no seeds), in spec §6 order."""
+    """The metrics of a query that did nothing (no seeds), in docs/spec.md §6 order."""
     return {name: 0.0 if name == "_max_delta_local" else 0 for name in METRIC_NAMES}

@@ -197,7 +197,7 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
 
 
 def decay_weights_reference(weights: np.ndarray, factor: np.float32, ticks: int) -> np.ndarray:
-    """GEL (spec §12): ``ticks`` elementwise float32 multiplications by ``factor`` (new array)."""
+    """GEL (docs/spec.md §12): ``ticks`` elementwise float32 multiplications by ``factor`` (new array)."""
     out = np.array(weights, dtype=np.float32, copy=True)
     for _ in range(ticks):
         out = out * np.float32(factor)

@@ -110,7 +110,7 @@ def index_dtype_of(indptr, indices) -> np.dtype:
 
 
 def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank) -> CSRArrays:
-    """Check the CSR structure and per-edge/per-node arrays of spec §1 (O(n + m))."""
+    """Check the CSR structure and per-edge/per-node arrays of docs/spec.md §1 (O(n + m))."""
     index_dtype = index_dtype_of(indptr, indices)
     indptr = _as_1d("indptr", indptr, index_dtype)
     indices = _as_1d("indices", indices, index_dtype)

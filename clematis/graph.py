@@ -19,7 +19,7 @@ FORMAT_VERSION = 1
 
 
 def key_rank_of(node_ids: Sequence[str] | None, n: int) -> np.ndarray:
-    """Rank of each node id in the lexicographic order of all ids (spec §5)."""
+    """Rank of each node id in the lexicographic order of all ids (docs/spec.md §5)."""
     if node_ids is None:
         return np.arange(n, dtype=np.int32)
     order = sorted(range(n), key=node_ids.__getitem__)
@@ -82,7 +82,7 @@ class ConceptGraph:
 
         ``rel_code[e]`` indexes ``relations`` for the e-th stored entry in CSR order (default:
         every edge is ``relations[0]``). ``relations`` defaults to supports, associates,
-        contradicts; each needs a multiplier in ``relation_multipliers`` (defaults of spec §7).
+        contradicts; each needs a multiplier in ``relation_multipliers`` (defaults of docs/spec.md §7).
         """
         if not sp.issparse(matrix):
             raise TypeError(f"matrix must be a SciPy sparse matrix or array, got {type(matrix).__name__}")

@@ -1,4 +1,4 @@
-"""Text seeding (spec §7): nodes whose label occurs in the text become seeds of weight 1.0."""
+"""Text seeding (docs/spec.md §7): nodes whose label occurs in the text become seeds of weight 1.0."""
 
 from __future__ import annotations
 

@@ -180,7 +180,7 @@ def run_turn(
 ) -> TurnResult:
     """Run T1 for one turn over ``graphs`` (a ConceptGraph or a sequence of them).
 
-    ``text_or_seeds``: text (each graph seeds from its labels, spec §7), a sequence of node
+    ``text_or_seeds``: text (each graph seeds from its labels, docs/spec.md §7), a sequence of node
     ids (str) or indices (int), weight 1.0, or a mapping of them to weights; a seed a graph does
     not hold is skipped for that graph. ``config``: a path, a mapping or None (see :func:`load_config`).
     Graphs run serially, or on threads when ``perf.parallel.enabled`` and ``perf.parallel.t1``

@@ -35,11 +35,11 @@ def propagate_one_graph(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Propagate one query over one CSR graph with exp-floor decay.
 
-    Validates every argument first (spec §1), then runs the native kernel (``backend=None`` or
+    Validates every argument first (docs/spec.md §1), then runs the native kernel (``backend=None`` or
     ``"native"``) or the Python reference (``"python"``); both return the same bits.
 
     Returns ``(d_nodes, d_vals, metrics)``: the nodes with ``|activation| >= 1e-8`` ascending,
-    their float32 activations, and the kernel metrics of spec §6. For repeated queries on one
+    their float32 activations, and the kernel metrics of docs/spec.md §6. For repeated queries on one
     graph use :class:`clematis.ConceptGraph`, which validates the graph arrays once.
     """
     chosen = resolve_backend(backend)

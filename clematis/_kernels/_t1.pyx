@@ -1,4 +1,6 @@
-# T1 heap kernel: the Cython twin of clematis/_reference.py, bit for bit.
+# T1 heap kernel: the Cython twin of clematis/_reference.py, bit for bit (docs/spec.md §1-§6).
+# Each step carries the same § label as the reference, so the two read side by side
+# (docs/architecture.md has the step map).
 #
 # Inputs arrive validated and in the kernel's dtypes (clematis/_validation.py); this module
 # only allocates outputs and runs the kernel inside ``with nogil:``. Scratch arrays of size n live
@@ -9,20 +11,21 @@ import numpy as np
 
 from libc.math cimport fabsf
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport calloc, free, qsort, realloc
+from libc.stdlib cimport calloc, free, qsort
 from libc.string cimport memcpy, memset
 
-from clematis._kernels._queue cimport (
-    RADIX_BUCKETS, EntryBuffer, NodeRing, RadixQueue, entry_tie_pos, entry_value, minmax_push,
-    minmax_take, minmax_worst_index, pack_entry, radix_clear, radix_pop, radix_push, reserve,
-    ring_push,
-)
+from clematis._kernels._buffers cimport EntryBuffer, grow, reserve
+from clematis._kernels._entries cimport entry_tie_pos, entry_value, pack_entry
+from clematis._kernels._minmax_heap cimport minmax_push, minmax_take, minmax_worst_index
+from clematis._kernels._radix_queue cimport RADIX_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push
+from clematis._kernels._rings cimport NodeRing, ring_push
 
 ctypedef fused index_t:
     int32_t
     int64_t
 
-cdef double EPS = 1e-8          # skip threshold, compared in double (spec §2)
+# §2.3 thresholds
+cdef double EPS = 1e-8          # skip threshold, compared in double
 cdef float OUTPUT_EPS = 1e-8    # output filter, compared in float32
 
 cdef struct Counters:
@@ -101,10 +104,6 @@ cdef class Workspace:
         free(self.s.dedupe_ring.data)
         free(self.s.visited_ring.data)
 
-    @property
-    def n_nodes(self):
-        return self.s.n
-
 
 cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
     """Record distance ``d`` for ``v`` if it is the first or a smaller one."""
@@ -119,15 +118,17 @@ cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
 
 cdef int enqueue(Scratch* s, const Params* caps, int32_t v, float c, const int32_t* tie_pos,
                  Counters* counters) noexcept nogil:
-    """Queue (v, c) through the caps of spec §4; -1 when memory runs out."""
+    """Queue (v, c) through the caps of §4 (§4.1, then §4.2); -1 when memory runs out."""
     cdef uint64_t entry
     cdef int64_t worst
     cdef int32_t evicted
     cdef int status
+    # §4.1 dedupe window: a node still in the ring is dropped
     if caps.dedupe_window and s.ring_count[v] > 0:
         counters.dedupe_hits += 1
         return 0
-    entry = pack_entry(tie_pos[v], c)
+    entry = pack_entry(tie_pos[v], c)  # §5 queue order as one uint64
+    # §4.2 frontier cap
     if caps.frontier_cap:
         if s.heap.size >= caps.frontier_cap:
             counters.frontier_evicted += 1
@@ -140,6 +141,7 @@ cdef int enqueue(Scratch* s, const Params* caps, int32_t v, float c, const int32
         minmax_push(&s.heap, entry)
     elif radix_push(&s.radix, entry) < 0:
         return -1
+    # §4.1 dedupe window: only an entry that was really queued enters the ring
     if caps.dedupe_window:
         status = ring_push(&s.dedupe_ring, v, &evicted)
         if status < 0:
@@ -168,11 +170,21 @@ cdef int run_t1(
     const float* seed_weights, int64_t n_seeds, const float* decay, const Params* caps, Scratch* s,
     Counters* counters,
 ) noexcept nogil:
-    """Spec §3: seeds, then pop-and-expand until the queue empties or a budget stops it.
+    """§3: seeds, then pop-and-expand until the queue empties or a budget stops it.
 
     Returns 0, or -1 when memory runs out. The hot loop keeps its pointers and counters in
     locals (extensions build with -fno-strict-aliasing, so stores through ``acc`` would
     otherwise force reloads of every field of ``s`` and ``counters``).
+
+    Deliberate transformations of the reference, each giving the same bits and counts:
+    - §3.2.5.1/§3.2.5.2 per row: ``d`` is the same for every edge of row ``u``, so a row past
+      the radius or layer cap adds its whole length to the hit counter at once;
+    - §3.2.5.6 inlined: ``dist1`` holds distance + 1 (0 = unseen) and the first touch records
+      the node in ``touched`` (what the reset and the output scan visit);
+    - caps-off fast path: with no frontier cap and no dedupe window a push goes straight to the
+      radix queue, skipping ``enqueue``;
+    - int32 casts: node ids and ``d + 1`` fit int32 because validation caps n at
+      ``MAX_NODES = 2**31 - 2`` (clematis/_validation.py), and ``d <= n``.
     """
     cdef float* acc = s.acc
     cdef int32_t* dist1 = s.dist1
@@ -188,6 +200,7 @@ cdef int run_t1(
     cdef bint caps_on = caps.frontier_cap or caps.dedupe_window
     cdef bint stop = False
 
+    # §3.1 seeds
     for i in range(n_seeds):
         u = <int32_t>seed_nodes[i]
         w = seed_weights[i]
@@ -199,14 +212,17 @@ cdef int run_t1(
             return -1
     n_touched = s.n_touched
 
+    # §3.2 the loop: until the queue is empty, §4.4 queue budget spent or §4.5 relax cap reached
     while queue_size(s, caps) > 0 and not stop:
         if caps.queue_budget and pops >= caps.queue_budget:
             break
+        # §3.2.1 pop
         if dequeue(s, caps, &entry) < 0:
             return -1
         u = node_of_pos[entry_tie_pos(entry)]
         c = entry_value(entry)
         pops += 1
+        # §3.2.2 visited cap
         if caps.visited_cap:
             if s.visited[u]:
                 continue
@@ -217,37 +233,44 @@ cdef int run_t1(
                 s.visited[evicted] = 0
                 counters.visited_evicted += 1
             s.visited[u] = 1
+        # §3.2.3 layer cap
         layer = dist1[u] - 1
         if layer > 0 and layer > layers_processed:
             layers_processed = layer
             if layer > caps.iter_cap_layers:
                 continue
+        # §3.2.4 node budget
         if fabsf(acc[u]) >= budget:
             node_budget_hits += 1
             continue
+        # §3.2.5 edge loop
         d = layer + 1
         e = indptr[u]
         end = indptr[u + 1]
-        if d > caps.radius_cap:
+        if d > caps.radius_cap:  # §3.2.5.1 radius cap, for the whole row
             radius_cap_hits += end - e
             continue
-        if d > caps.iter_cap_layers:
+        if d > caps.iter_cap_layers:  # §3.2.5.2 layer cap, for the whole row
             layer_cap_hits += end - e
             continue
         dec = decay[d]
         d1 = <int32_t>(d + 1)
         while e < end:
+            # §3.2.5.3 contribution (§2.1 order, §2.2 decay table)
             contrib = ((c * weights[e]) * rel_mult[e]) * dec
             abs_contrib = fabsf(contrib)
+            # §3.2.5.4 skip threshold
             if <double>abs_contrib < EPS:
                 e += 1
                 continue
+            # §3.2.5.5 accumulate
             v = <int32_t>indices[e]
             a = acc[v] + contrib
             acc[v] = a
             propagations += 1
             if abs_contrib > max_delta:
                 max_delta = abs_contrib
+            # §3.2.5.6 distance (inlined touch)
             old = dist1[v]
             if old == 0:
                 touched[n_touched] = v
@@ -255,6 +278,7 @@ cdef int run_t1(
                 dist1[v] = d1
             elif d1 < old:
                 dist1[v] = d1
+            # §3.2.5.7 queue or budget hit
             if fabsf(a) < budget:
                 if caps_on:
                     if enqueue(s, caps, v, contrib, tie_pos, counters) < 0:
@@ -263,6 +287,7 @@ cdef int run_t1(
                     return -1
             else:
                 node_budget_hits += 1
+            # §3.2.5.8 relax cap
             if caps.relax_cap and propagations >= caps.relax_cap:
                 stop = True
                 break
@@ -299,8 +324,8 @@ cdef void sort_touched(Scratch* s) noexcept nogil:
 
 
 cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
-    """Sort the touched nodes, keep those with |acc| >= 1e-8 (compacted in place, values in
-    ``out_vals``), and return every scratch entry the query touched to its idle state."""
+    """§3.3 output: sort the touched nodes, keep those with |acc| >= 1e-8 (compacted in place,
+    values in ``out_vals``), and return every scratch entry the query touched to its idle state."""
     cdef int64_t i, kept = 0
     cdef int32_t v
     cdef float a
@@ -345,21 +370,12 @@ cdef struct Output:
 
 cdef int append_output(Output* out, const Scratch* s, int64_t kept) noexcept nogil:
     """Append the ``kept`` compacted results of ``s``; -1 when memory runs out."""
-    cdef int64_t capacity = out.capacity if out.capacity > 0 else 1024
-    cdef int32_t* nodes
-    cdef float* values
-    if out.size + kept > out.capacity:
-        while capacity < out.size + kept:
-            capacity *= 2
-        nodes = <int32_t*> realloc(out.nodes, capacity * sizeof(int32_t))
-        if nodes == NULL:
-            return -1
-        out.nodes = nodes
-        values = <float*> realloc(out.values, capacity * sizeof(float))
-        if values == NULL:
-            return -1
-        out.values = values
-        out.capacity = capacity
+    cdef int64_t values_capacity = out.capacity
+    if kept == 0:
+        return 0  # nothing to copy (and memcpy must not see the NULL of an empty output)
+    if (grow(<void**>&out.values, &values_capacity, out.size + kept, sizeof(float), 1024, 0) < 0
+            or grow(<void**>&out.nodes, &out.capacity, out.size + kept, sizeof(int32_t), 1024, 0) < 0):
+        return -1
     memcpy(out.nodes + out.size, s.touched, kept * sizeof(int32_t))
     memcpy(out.values + out.size, s.out_vals, kept * sizeof(float))
     out.size += kept
