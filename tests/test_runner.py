@@ -10,9 +10,9 @@ import pytest
 import clematis
 from clematis.gel import decay_weights_reference
 from clematis.graph import ConceptGraph
+from clematis.parity import ABSENT, array_differences, graph_differences, json_differences
 from clematis.runner import RunOptions, generate_dataset, open_dataset, run_chain, write_demo_dataset
 from clematis.runner.dataset import DatasetError, check_turn
-from clematis.runner.verify import diff_json
 
 SMALL = {"nodes": 40, "edges": 160, "turns": 3}
 
@@ -98,14 +98,45 @@ def test_library_entry_points_check_their_arguments(tmp_path):
     assert not (tmp_path / "demo" / "artifacts").exists()
 
 
-def test_diff_json_compares_floats_at_tolerance_and_the_rest_exactly():
-    assert diff_json({"a": [1.0, 2]}, {"a": [1.0 + 1e-7, 2]}, 1e-6, 1e-5) == []
-    assert diff_json(100.0, 100.0005, 0.0, 1e-5) == []
-    diffs = diff_json({"a": [1.0, 2]}, {"a": [1.001, 3]}, 1e-6, 1e-5)
-    assert [d["where"] for d in diffs] == [".a[0]", ".a[1]"]
-    assert diff_json({"a": 1}, {"b": 1}, 1, 1)[0]["where"] in (".a", ".b")
-    assert diff_json([1.0], [1.0, 2.0], 1, 1) == [{"where": "[len]", "golden": 1, "run": 2}]
-    assert diff_json("x", "y", 1, 1) and diff_json(True, 1, 1, 1) and diff_json(1.0, "1.0", 1, 1)
+def wheres(differences) -> list[str]:
+    return [d.where for d in differences]
+
+
+def test_json_differences_compare_floats_at_tolerance_and_the_rest_exactly():
+    assert json_differences({"a": [1.0, 2]}, {"a": [1.0 + 1e-7, 2]}) == []
+    assert json_differences(100.0, 100.0005, atol=0.0, rtol=1e-5) == []
+    assert wheres(json_differences({"a": [1.0, 2]}, {"a": [1.001, 3]})) == [".a[0]", ".a[1]"]
+    only = json_differences({"a": 1}, {"b": 1})
+    assert [(d.where, d.a, d.b) for d in only] == [(".a", 1, ABSENT), (".b", ABSENT, 1)]
+    assert wheres(json_differences([1.0], [1.0, 2.0])) == ["[len]"]
+    for a, b in (("x", "y"), (True, 1), (1.0, "1.0"), (1, 2), (None, 0)):
+        assert json_differences(a, b), (a, b)
+    assert len(json_differences(list(range(10)), list(range(1, 11)), limit=3)) == 3
+    with pytest.raises(ValueError, match="atol"):
+        json_differences(1.0, 1.0, atol=-1)
+
+
+def test_array_differences_floats_at_tolerance_integers_exactly():
+    a = np.array([1.0, 2.0, 3.0], np.float32)
+    assert array_differences(a, a * np.float32(1 + 1e-7)) == []
+    diffs = array_differences(a, np.array([1.0, 2.5, 3.0], np.float32), where=".w")
+    assert [(d.where, d.a, d.b) for d in diffs] == [(".w[1]", 2.0, 2.5)]
+    ints = np.arange(4, dtype=np.int32)
+    assert wheres(array_differences(ints, ints + np.array([0, 0, 1, 0], np.int32))) == ["[2]"]
+    assert wheres(array_differences(ints, ints.astype(np.int64))) == [".dtype_shape"]
+    assert wheres(array_differences(ints, ints[:3])) == [".dtype_shape"]
+    assert array_differences(np.array([np.nan]), np.array([np.nan]))  # NaN never matches
+
+
+def test_graph_differences_structure_exactly_weights_at_tolerance(demo_graph):
+    w = demo_graph.arrays.weights
+    assert graph_differences(demo_graph, demo_graph.with_weights(w * np.float32(1 + 1e-7))) == []
+    bumped = w.copy()
+    bumped[5] += np.float32(0.01)
+    assert wheres(graph_differences(demo_graph, demo_graph.with_weights(bumped))) == [".weights[5]"]
+    nodes, labels, edges = clematis.datasets.demo_graph_records()
+    turned = ConceptGraph.from_edges(((d, s, w, r) for s, d, w, r in edges), labels=labels, nodes=nodes)
+    assert {d.where.split("[")[0] for d in graph_differences(demo_graph, turned)} >= {".indptr", ".indices"}
 
 
 def test_with_weights_checks_the_new_weights(demo_graph):

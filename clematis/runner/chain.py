@@ -414,34 +414,50 @@ def input_digests(dataset: Dataset) -> dict[str, str]:
     return {rel: sha256_file(dataset.root / rel) for rel in rels}
 
 
+def changed_inputs(dataset: Dataset, manifest: dict) -> set[str]:
+    """Inputs whose content differs from what the last committed run recorded (none is known
+    to differ when there is no manifest)."""
+    recorded = manifest.get("inputs", {})
+    if not recorded:
+        return set()
+    current = input_digests(dataset)
+    return {rel for rel in set(current) | set(recorded) if current.get(rel) != recorded.get(rel)}
+
+
 def outdated_outputs(dataset: Dataset, ran: set[Step], changed: set[str], previous: set[str]) -> set[str]:
-    """The previous run's outputs that no longer hold: those of steps that did not run but read
-    a file that changed (transitively), and those no step of the dataset writes any more."""
-    dirty, stale, produced = set(changed), set(), {TIMINGS_FILE}
+    """The previous outputs that no longer hold after a run of the steps ``ran``: those of steps
+    that did not run but read (transitively) a file in ``changed``, and those no step of the
+    dataset writes any more. Raises DatasetError when a step that ran read such a file."""
+    producer = {rel: step for step in _steps(dataset, FIRST_STAGE, LAST_STAGE)
+                for rel in step_io(dataset, *step)[1]}
+    dirty, outdated = set(changed), set()
     for step in _steps(dataset, FIRST_STAGE, LAST_STAGE):
         reads, writes = step_io(dataset, *step)
-        produced.update(writes)
-        if step not in ran and dirty.intersection(reads):
-            stale.update(writes)
+        if step in ran:
+            stale = [rel for rel in reads if rel in outdated]
+            if stale:
+                raise DatasetError(f"{_where(*step)} reads {stale[0]}, which is out of date (an input it "
+                                   "depends on changed since it was written); include "
+                                   f"{_where(producer[stale[0]][0], None)} in the step range")
+        elif dirty.intersection(reads):
             dirty.update(writes)
-    return (stale | (previous - produced)) & previous
+            outdated.update(rel for rel in writes if rel in previous)
+    return outdated | (previous - set(producer) - {TIMINGS_FILE})
 
 
-def _commit_run(dataset: Dataset, store: RunStore, ran: set[Step], start: int, end: int) -> dict:
+def _commit_run(dataset: Dataset, store: RunStore, old: dict, ran: set[Step], start: int, end: int) -> dict:
     """Commit the staged writes of a run with its new manifest; returns what changed."""
-    old = read_manifest(dataset.root)
     outputs = {rel: sha256_file(store.staging / rel) for rel in store.written}
-    inputs = input_digests(dataset)
     changed = ({rel for rel, digest in outputs.items() if old["outputs"].get(rel) != digest}
-               | {rel for rel in set(inputs) | set(old.get("inputs", {}))
-                  if inputs.get(rel) != old.get("inputs", {}).get(rel)})
+               | changed_inputs(dataset, old))
     dropped = outdated_outputs(dataset, ran, changed, set(old["outputs"]))
     kept = {rel: digest for rel, digest in old["outputs"].items() if rel not in dropped}
     manifest = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "outputs": {**kept, **outputs},
-                "inputs": inputs, "last_run": {"steps": [start, end], "n_steps": len(ran),
-                                               "written": sorted(outputs), "committed": time.time()}}
+                "inputs": input_digests(dataset),
+                "last_run": {"steps": [start, end], "n_steps": len(ran), "written": sorted(outputs),
+                             "committed": time.time()}}
     commit(dataset.root, store.written, dropped, manifest)
-    return {"written": len(outputs), "changed": len(changed & set(outputs)),
+    return {"written": len(outputs), "changed": len((changed & set(outputs)) - {TIMINGS_FILE}),
             "removed_outdated": sorted(dropped)}
 
 
@@ -461,6 +477,9 @@ def run_chain(dataset: Dataset, start: int, end: int, options: RunOptions, *, pr
     with DatasetLock(dataset.root) as lock:
         recovered = recover(dataset.root)
         steps = plan(dataset, start, end)
+        ran = {(s["stage"], s["turn"]) for s in steps}
+        old = read_manifest(dataset.root)
+        outdated_outputs(dataset, ran, changed_inputs(dataset, old), set(old["outputs"]))  # fail early
         store = RunStore(dataset.root)
         run = ChainRun(dataset, store, options)
         timings, report = [], []
@@ -472,7 +491,7 @@ def run_chain(dataset: Dataset, start: int, end: int, options: RunOptions, *, pr
                                 "seconds": time.perf_counter() - began})
                 report.append({k: step[k] for k in ("stage", "name", "turn", "writes")} | info)
             store.write_json(TIMINGS_FILE, {"steps": timings, "stage_totals": stage_totals(timings)})
-            committed = _commit_run(dataset, store, {(s["stage"], s["turn"]) for s in steps}, start, end)
+            committed = _commit_run(dataset, store, old, ran, start, end)
         finally:
             store.discard()
     return {"dataset": os.fspath(dataset.root), "steps": [start, end], "workers": options.workers,

@@ -94,7 +94,7 @@ def open_dataset(root: str | os.PathLike) -> Dataset:
     if not files:
         raise DatasetError(f"{root / GRAPHS_DIR}: no graph files (*{GRAPH_SUFFIX})")
     for path in files:
-        if path.stem == "":
+        if path.suffix != GRAPH_SUFFIX:  # ".npz" alone: a hidden file with no name
             raise DatasetError(f"{path}: a graph file needs a name (NAME{GRAPH_SUFFIX}), the name "
                                "of the graph in every artifact")
         if not path.is_file():
