@@ -538,3 +538,14 @@ def test_a_step_range_that_would_read_out_of_date_outputs_is_refused(workdir):
     message = error("run", "--dataset", root, "--end-step", "3", cwd=workdir)
     assert "stage 3 (propagate) on turn 1 reads state/turn_0001/g00.npz, which is out of date" in message
     assert "include stage 5 (gel)" in message and tree(root) == before
+
+
+def test_symlinks_inside_the_output_directories_are_refused(workdir):
+    root = fresh(workdir, "inner_link")
+    ok("run", "--dataset", root, cwd=workdir)
+    (root / "artifacts/turn_0000").rename(root / "moved_turn")
+    (root / "artifacts/turn_0000").symlink_to("../moved_turn")
+    before = tree(root)
+    message = error("run", "--dataset", root, cwd=workdir)
+    assert "artifacts/turn_0000 is a symlink; the runner's output directories" in message
+    assert tree(root) == before

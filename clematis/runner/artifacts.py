@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from ..graph import ConceptGraph
-from .dataset import BOOKKEEPING_DIR, DatasetError, confined
+from .dataset import BOOKKEEPING_DIR, OUTPUT_DIRS, DatasetError, confined
 
 STAGING_DIR = f"{BOOKKEEPING_DIR}/staging"
 
@@ -45,6 +45,17 @@ def files_under(root: Path, rel: str) -> list[str]:
         found += [Path(folder, name).relative_to(root).as_posix() for name in dirs
                   if os.path.islink(os.path.join(folder, name))]
     return sorted(found)
+
+
+def check_plain_outputs(root: Path) -> None:
+    """Refuse a symlink among the output directories or below them (a commit swaps and links
+    those trees; it would not know what a link stands for)."""
+    for top in OUTPUT_DIRS:
+        links = [top] if (root / top).is_symlink() else [rel for rel in files_under(root, top)
+                                                         if (root / rel).is_symlink()]
+        if links:
+            raise DatasetError(f"{os.fspath(root / links[0])} is a symlink; the runner's output directories "
+                               f"({', '.join(d + '/' for d in OUTPUT_DIRS)}) hold plain files only")
 
 
 def load_graph(path: Path, rel: str) -> ConceptGraph:

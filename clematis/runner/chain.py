@@ -27,7 +27,7 @@ from ..graph import ConceptGraph
 from ..ranking import top_activations
 from ..seeding import seeds_from_text
 from ..stage import merge, run_turn
-from .artifacts import RunStore
+from .artifacts import RunStore, check_plain_outputs
 from .commit import (
     MANIFEST_FILE,
     MANIFEST_FORMAT,
@@ -476,6 +476,7 @@ def run_chain(dataset: Dataset, start: int, end: int, options: RunOptions, *, pr
     options = dataclasses.replace(options, workers=resolve_workers(options.workers))
     with DatasetLock(dataset.root) as lock:
         recovered = recover(dataset.root)
+        check_plain_outputs(dataset.root)
         steps = plan(dataset, start, end)
         ran = {(s["stage"], s["turn"]) for s in steps}
         old = read_manifest(dataset.root)

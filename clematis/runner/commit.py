@@ -84,9 +84,6 @@ def _keep(root: Path, rel: str, next_root: Path) -> None:
     """Put the current file ``rel`` into the next tree (hard link, else a copy)."""
     src, dst = root / rel, next_root / rel
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_symlink():
-        os.symlink(os.readlink(src), dst)
-        return
     try:
         os.link(src, dst)
     except OSError:
