@@ -10,6 +10,7 @@ compared.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -256,3 +257,92 @@ def load_golden(path: str | os.PathLike) -> Golden:
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: malformed golden file ({exc})") from exc
     return Golden(nodes, metrics, dict(document.get("meta") or {}))
+
+
+# ---- documents, arrays and graphs: the comparisons of the runner's verify gate ------------------
+# Numbers at the tolerance of ``_close`` where either side is a float; everything else exactly.
+
+ABSENT = "<absent>"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One difference: ``where`` it is (a JSON-like path: ``.merged.n1``, ``.weights[3]``) and
+    the values in ``a`` and ``b`` (:data:`ABSENT` for a missing key)."""
+
+    where: str
+    a: object
+    b: object
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_))
+
+
+def _json_diffs(a, b, atol: float, rtol: float, where: str):
+    if isinstance(a, float | np.floating) or isinstance(b, float | np.floating):
+        if not (_is_number(a) and _is_number(b) and _close(float(a), float(b), atol, rtol)):
+            yield Difference(where, a, b)
+    elif isinstance(a, Mapping) and isinstance(b, Mapping):
+        for key in sorted(set(a) | set(b), key=str):
+            if key not in a or key not in b:
+                yield Difference(f"{where}.{key}", a.get(key, ABSENT), b.get(key, ABSENT))
+            else:
+                yield from _json_diffs(a[key], b[key], atol, rtol, f"{where}.{key}")
+    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        if len(a) != len(b):
+            yield Difference(f"{where}[len]", len(a), len(b))
+        else:
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                yield from _json_diffs(x, y, atol, rtol, f"{where}[{i}]")
+    elif type(a) is not type(b) or a != b:
+        yield Difference(where, a, b)
+
+
+def _array_diffs(a, b, atol: float, rtol: float, where: str):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        yield Difference(f"{where}.dtype_shape", (str(a.dtype), a.shape), (str(b.dtype), b.shape))
+        return
+    flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+    exact = a.dtype.kind not in "fc"
+    for i in np.flatnonzero(flat_a != flat_b).tolist():
+        va, vb = flat_a[i].item(), flat_b[i].item()
+        if exact or not _close(va, vb, atol, rtol):
+            yield Difference(f"{where}[{i}]", va, vb)
+
+
+def _limited(differences, limit: int | None) -> list[Difference]:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be an integer >= 0 or None, got {limit!r}")
+    return list(itertools.islice(differences, limit))
+
+
+def json_differences(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                     limit: int | None = None) -> list[Difference]:
+    """The differences between JSON values ``a`` and ``b`` (the first ``limit``): numbers where
+    either is a float at ``atol``/``rtol``; keys, lengths, strings, integers, booleans exactly."""
+    return _limited(_json_diffs(a, b, _check_tolerance("atol", atol), _check_tolerance("rtol", rtol), ""),
+                    limit)
+
+
+def array_differences(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                      limit: int | None = None, where: str = "") -> list[Difference]:
+    """The differing elements of arrays ``a`` and ``b`` (the first ``limit``, by flat index):
+    float arrays at ``atol``/``rtol``, other arrays exactly; dtype and shape must match."""
+    return _limited(_array_diffs(a, b, _check_tolerance("atol", atol), _check_tolerance("rtol", rtol),
+                                 where), limit)
+
+
+def graph_differences(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                      limit: int | None = None) -> list[Difference]:
+    """The differences between two :class:`~clematis.ConceptGraph` (the first ``limit``):
+    structure (``indptr``, ``indices``, ``rel_code``), node ids, labels and relations exactly;
+    edge weights and relation multipliers at ``atol``/``rtol``."""
+    atol, rtol = _check_tolerance("atol", atol), _check_tolerance("rtol", rtol)
+    arrays = (_array_diffs(getattr(a.arrays, name), getattr(b.arrays, name), atol, rtol, f".{name}")
+              for name in ("indptr", "indices", "rel_code", "weights"))
+    documents = (_json_diffs(getattr(a, name), getattr(b, name), atol, rtol, f".{name}")
+                 for name in ("node_ids", "labels", "relations", "relation_multipliers"))
+    return _limited(itertools.chain.from_iterable((*arrays, *documents)), limit)

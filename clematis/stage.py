@@ -127,7 +127,8 @@ def _run_graph(query: Query, seeds, policy: DispatchPolicy) -> _Outcome:
         return _Outcome(None, counters, exc)
 
 
-def _workers(config: Mapping, n_graphs: int) -> int:
+def turn_workers(config: Mapping, n_graphs: int) -> int:
+    """Threads for one turn over ``n_graphs`` graphs under the config's ``perf.parallel``."""
     parallel = config["perf"]["parallel"]
     if not (parallel["enabled"] and parallel["t1"]) or n_graphs < 2:
         return 1
@@ -205,7 +206,7 @@ def run_turn(
     def job(plan: Query) -> _Outcome:
         return _run_graph(plan, seeds, policy)
 
-    workers = _workers(config, len(plans))
+    workers = turn_workers(config, len(plans))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clematis-t1") as pool:
             outcomes = list(pool.map(job, plans))

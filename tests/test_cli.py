@@ -9,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import clematis
+from clematis.cli import build_parser
+from clematis.graph import ConceptGraph
+from clematis.runner import DatasetLock
 
 SCRIPT = Path(sys.executable).with_name("clematis-native")
 GENERATED = ["--nodes", "60", "--edges", "240", "--turns", "3", "--seed", "7"]
@@ -36,13 +42,19 @@ def error(*args, cwd: Path, status: int = 2) -> str:
 
 
 def tree(root: Path) -> dict[str, str]:
-    """Every file below ``root`` with the sha256 of its bytes."""
+    """Every file below ``root`` with the sha256 of its bytes, but the runner's bookkeeping
+    (``.clematis/``: lock, manifest)."""
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.relative_to(root).parts[0] != ".clematis"}
 
 
 def artifacts(root: Path) -> dict[str, str]:
     return {k: v for k, v in tree(root).items() if k.startswith("artifacts/")}
+
+
+def results(root: Path) -> dict[str, str]:
+    """What the verify gate compares: every file under artifacts/ and state/."""
+    return {k: v for k, v in tree(root).items() if k.split("/")[0] in ("artifacts", "state")}
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +117,7 @@ def test_rerun_on_the_same_copy_is_byte_identical(demo_run, workdir):
     before = artifacts(demo_run)
     out = ok("run", "--dataset", "demo", "--backend", "native", cwd=workdir)
     assert artifacts(demo_run) == before
-    assert [s["stage"] for s in out["ran"]] == [1] + [2, 3, 4, 5] * 4
+    assert out["n_steps"] == 1 + 4 * 4 and out["commit"]["changed"] == 0
 
 
 @pytest.mark.native
@@ -113,7 +125,7 @@ def test_python_and_native_backends_give_identical_artifacts(workdir):
     for backend in ("python", "native"):
         ok("demo-dataset", f"demo_{backend}", cwd=workdir)
         out = ok("run", "--dataset", f"demo_{backend}", "--backend", backend, cwd=workdir)
-        assert {b for s in out["ran"] if s["stage"] in (3, 5) for b in s["backend"]} == {backend}
+        assert out["backends"] == {"stage3_propagate": [backend], "stage5_gel": [backend]}
     assert artifacts(workdir / "demo_python") == artifacts(workdir / "demo_native")
     assert len(artifacts(workdir / "demo_python")) == 17
 
@@ -131,8 +143,7 @@ def test_generated_dataset_python_native_and_workers_agree(workdir, generated_go
 def test_environment_switches_gel_to_python_without_changing_artifacts(workdir, generated_golden):
     root = fresh(workdir, "gel_env")
     out = ok("run", "--dataset", root, cwd=workdir, env={"PERF_NATIVE_GEL_ENABLED": "0"})
-    assert {b for s in out["ran"] if s["stage"] == 5 for b in s["backend"]} == {"python"}
-    assert {b for s in out["ran"] if s["stage"] == 3 for b in s["backend"]} == {"native"}
+    assert out["backends"] == {"stage3_propagate": ["native"], "stage5_gel": ["python"]}
     assert artifacts(root) == artifacts(generated_golden)
 
 
@@ -162,7 +173,7 @@ def test_dry_run_refuses_a_plan_whose_inputs_no_stage_writes(workdir):
 def test_stage_reruns_one_stage_identically(demo_run, workdir):
     before = artifacts(demo_run)
     out = ok("stage", "4", "--dataset", demo_run, cwd=workdir)
-    assert {s["stage"] for s in out["ran"]} == {4} and len(out["ran"]) == 4
+    assert out["steps"] == [4, 4] and out["n_steps"] == 4 and len(out["turns"]) == 4
     assert artifacts(demo_run) == before
 
 
@@ -210,13 +221,20 @@ def test_verify_passes_against_a_matching_golden(workdir, generated_golden):
     source_before = tree(source)
     summary = ok("verify", "--dataset", source, "--golden", generated_golden, "--run", workdir / "verify_run",
                  "--threads", "1", cwd=workdir)
-    assert summary["passed"] and summary["counts"]["match"] == len(artifacts(generated_golden))
+    assert summary["passed"] and summary["counts"]["match"] == len(results(generated_golden)) == 19
     assert tree(source) == source_before
     reports = workdir / "verify_run" / "_native_gate_reports"
-    assert sorted(p.name for p in reports.iterdir()) == ["coverage.json", "run.json", "timings.json",
-                                                         "verification.json"]
+    assert sorted(p.name for p in reports.iterdir()) == ["coverage.json", "run.json", "summary.md",
+                                                         "timings.json", "verification.json"]
     assert json.loads((reports / "verification.json").read_text())["passed"] is True
-    assert json.loads((reports / "run.json").read_text())["native_only"] is True
+    run_report = json.loads((reports / "run.json").read_text())
+    assert run_report["native_only"] is True and len(run_report["turns"]) == 3
+    page = (reports / "summary.md").read_text()
+    assert "verify: PASSED" in page and "19 match, 0 mismatch, 0 missing, 0 extra" in page
+    assert "stage3_propagate" in page  # the timings table
+    again = ok("verify", "--dataset", source, "--golden", generated_golden, "--run", workdir / "verify_run",
+               "--threads", "1", cwd=workdir)  # a previous run copy is cleaned and reused
+    assert again["passed"]
 
 
 @pytest.mark.native
@@ -238,6 +256,40 @@ def test_verify_fails_when_one_golden_artifact_is_altered(workdir, generated_gol
     report = json.loads((workdir / "verify_run_bad/_native_gate_reports/verification.json").read_text())
     bad = [f for f in report["files"] if f["status"] != "match"]
     assert bad[0]["differences"][0]["where"] == f".merged.{node}"
+    page = (workdir / "verify_run_bad/_native_gate_reports/summary.md").read_text()
+    assert "verify: FAILED" in page and "artifacts/turn_0001/stage4_merge.json" in page
+    assert f".merged.{node}" in page
+
+
+@pytest.mark.native
+def test_verify_fails_when_one_golden_state_graph_is_altered(workdir, generated_golden):
+    source = fresh(workdir, "verify_src_state")
+    golden = workdir / "golden_state_altered"
+    subprocess.run(["cp", "-a", os.fspath(generated_golden), os.fspath(golden)], check=True)
+    target = golden / "state/turn_0003/g01.npz"
+    graph = ConceptGraph.load(target)
+    graph.with_weights(graph.arrays.weights + np.float32(0.01)).save(target)
+    proc = cli("verify", "--dataset", source, "--golden", golden, "--run", workdir / "verify_run_state",
+               cwd=workdir)
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["passed"] is False and summary["failing_files"] == ["state/turn_0003/g01.npz"]
+    report = json.loads((workdir / "verify_run_state/_native_gate_reports/verification.json").read_text())
+    bad = next(f for f in report["files"] if f["status"] != "match")
+    assert bad["differences"][0]["where"] == ".weights[0]" and bad["more_differences"]
+
+
+@pytest.mark.native
+def test_verify_fails_on_a_result_file_present_on_one_side_only(workdir, generated_golden):
+    source = fresh(workdir, "verify_src_extra")
+    golden = workdir / "golden_missing"
+    subprocess.run(["cp", "-a", os.fspath(generated_golden), os.fspath(golden)], check=True)
+    (golden / "state/turn_0002/g00.npz").unlink()
+    proc = cli("verify", "--dataset", source, "--golden", golden, "--run", workdir / "verify_run_extra",
+               cwd=workdir)
+    assert proc.returncode == 1
+    summary = json.loads(proc.stdout)
+    assert summary["failing_files"] == ["state/turn_0002/g00.npz"] and summary["counts"]["extra"] == 1
 
 
 @pytest.mark.native
@@ -290,8 +342,8 @@ def test_corrupt_graph_file_fails_stage_1_and_leaves_the_dataset_untouched(workd
     root = fresh(workdir, "corrupt")
     (root / "graphs/g01.npz").write_bytes(b"not a zip file")
     before = tree(root)
-    message = error("run", "--dataset", root, cwd=workdir, status=1)
-    assert "stage 1 (load) failed" in message and "g01.npz" in message
+    message = error("run", "--dataset", root, cwd=workdir)
+    assert "stage 1 (load) failed" in message and "graphs/g01.npz" in message
     assert tree(root) == before
 
 
@@ -300,7 +352,7 @@ def test_a_run_failing_midway_leaves_the_dataset_untouched(workdir):
     with (root / "turns.jsonl").open("a") as fh:
         fh.write('{"seeds": {"no-such-node": 1.0}}\n')
     before = tree(root)
-    message = error("run", "--dataset", root, cwd=workdir, status=1)
+    message = error("run", "--dataset", root, cwd=workdir)  # bad dataset content: exit 2
     assert "stage 2 (seed) on turn 3 failed" in message and "no-such-node" in message
     assert tree(root) == before
 
@@ -351,3 +403,165 @@ def test_output_closed_early_is_not_an_error(tmp_path):
                           shell=True, capture_output=True, text=True, check=False)
     assert proc.stdout == "{"
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.native
+def test_verify_deletes_nothing_it_did_not_make(workdir, generated_golden):
+    source = fresh(workdir, "thesis_src")
+    thesis = workdir / "thesis"
+    (thesis / "data").mkdir(parents=True)
+    (thesis / "config.yaml").write_text("t1: {}\n")  # looks like a dataset, has no run-copy marker
+    (thesis / "thesis.tex").write_text("\\chapter{keep}")
+    (thesis / "data/points.csv").write_text("1,2\n")
+    before = tree(thesis)
+    message = error("verify", "--dataset", source, "--golden", generated_golden, "--run", thesis, cwd=workdir)
+    assert "no run-copy marker" in message and "refusing" in message
+    assert tree(thesis) == before and sorted(p.name for p in thesis.iterdir()) == ["config.yaml", "data",
+                                                                                     "thesis.tex"]
+    # a real run copy with a user's file dropped into it: refused too, nothing deleted
+    run = workdir / "copy_with_notes"
+    ok("verify", "--dataset", source, "--golden", generated_golden, "--run", run, cwd=workdir)
+    (run / "artifacts/notes.txt").write_text("mine")
+    before = tree(run)
+    message = error("verify", "--dataset", source, "--golden", generated_golden, "--run", run, cwd=workdir)
+    assert "artifacts/notes.txt" in message and tree(run) == before
+
+
+@pytest.mark.native
+def test_run_prints_a_short_per_turn_summary(demo_run, workdir):
+    proc = cli("run", "--dataset", demo_run, cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert len(proc.stdout) < 4000 and "ran" not in out
+    turn_lines = [line for line in proc.stderr.splitlines() if line.startswith("clematis-native: turn ")]
+    assert len(turn_lines) == len(out["turns"]) == 4
+    for turn in out["turns"]:
+        merged = json.loads((demo_run / f"artifacts/turn_{turn['turn']:04d}/stage4_merge.json").read_text())
+        expected = sorted(merged["merged"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        assert [(t["node"], t["value"]) for t in turn["top"]] == expected
+        assert turn["top"][0]["label"] in turn_lines[turn["turn"]]
+
+
+def test_version_and_help_text_for_every_option(workdir):
+    version = cli("--version", cwd=workdir).stdout.strip()
+    assert version == f"clematis-native (clematis) {clematis.__version__}"
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}: no help text"
+    generate_help = cli("generate", "--help", cwd=workdir).stdout
+    assert "random typed edges per graph" in generate_help
+    assert "the stage (1 load" in cli("stage", "--help", cwd=workdir).stdout
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (lambda root: (root / "graphs/g01.npz").unlink() or (root / "graphs/g01.npz").symlink_to("gone.npz"),
+     "graphs/g01.npz: a dangling symlink"),
+    (lambda root: (root / "graphs/.npz").write_bytes(b""), "graphs/.npz: a graph file needs a name"),
+    (lambda root: (root / "turns.jsonl").write_text('{"text": "a"}\n' + "[" * 100000 + "]" * 100000 + "\n"),
+     "turns.jsonl:2: JSON nested too deeply"),
+    (lambda root: (root / "turns.jsonl").write_text('{"text": "a"}\n{"seeds": {"n1": 1, "n1": 2}}\n'),
+     "turns.jsonl:2: duplicate key(s) ['n1']"),
+    (lambda root: (root / "turns.jsonl").write_text('{"seeds": {"a": {"b": 1, "b": 2}}}\n'),
+     "turns.jsonl:1: duplicate key(s) ['b']"),
+], ids=["dangling-graph-symlink", "graph-named-.npz", "deeply-nested-turn", "duplicate-key",
+       "nested-duplicate"])
+def test_bad_dataset_content_is_a_one_line_error_naming_the_file(workdir, request, damage, named):
+    root = fresh(workdir, f"damaged_{request.node.callspec.id}")
+    damage(root)
+    message = error("run", "--dataset", root, cwd=workdir)
+    assert named in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("link", ["artifacts", "state", "timings", "artifacts/turn_0000", "graphs/g00.npz"])
+def test_symlinks_leaving_the_dataset_are_refused(workdir, link):
+    root = fresh(workdir, f"escape_{link.replace('/', '_')}")
+    outside = workdir / f"outside_{link.replace('/', '_')}"
+    if link.endswith(".npz"):
+        (root / link).rename(outside)
+    else:
+        outside.mkdir()
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    (root / link).symlink_to(outside)
+    before = {p.name for p in outside.iterdir()} if outside.is_dir() else outside.read_bytes()
+    message = error("run", "--dataset", root, cwd=workdir)
+    assert f"{link} is a symlink leaving the dataset" in message
+    assert before == ({p.name for p in outside.iterdir()} if outside.is_dir() else outside.read_bytes())
+
+
+def test_a_second_run_fails_at_once_naming_the_holder_and_the_first_completes(workdir, generated_golden):
+    root = fresh(workdir, "busy")
+    with DatasetLock(root):  # this process is the first run
+        message = error("run", "--dataset", root, cwd=workdir)
+        assert f"in use by another clematis-native run (pid {os.getpid()} on host" in message
+        assert not (root / "artifacts").exists()
+        from clematis.runner import RunOptions, open_dataset, run_chain
+        run_chain(open_dataset(root), 1, 5, RunOptions(), progress=False)
+    assert results(root) == results(generated_golden)
+
+
+def test_a_stale_lock_of_a_killed_run_is_recovered(workdir, generated_golden):
+    root = fresh(workdir, "stale_lock")
+    code = ("import os, sys; from clematis.runner import DatasetLock; "
+            "DatasetLock(sys.argv[1]).__enter__(); os._exit(9)")
+    assert subprocess.run([sys.executable, "-c", code, os.fspath(root)], timeout=60).returncode == 9
+    proc = cli("run", "--dataset", root, cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert "recovered the lock of a run that did not finish (pid" in proc.stderr
+    assert results(root) == results(generated_golden)
+
+
+def test_stage_3_propagates_the_seeds_of_an_edited_stage2_artifact(workdir):
+    root = fresh(workdir, "edited_seeds")
+    ok("run", "--dataset", root, cwd=workdir)
+    seed_file = root / "artifacts/turn_0000/stage2_seed.json"
+    document = json.loads(seed_file.read_text())
+    document["graphs"]["g00"] = {"nodes": ["n000005", "n000042"], "weights": [0.5, 1.0]}
+    document["graphs"]["g01"] = {"nodes": [], "weights": []}
+    seed_file.write_text(json.dumps(document))
+    before = json.loads((root / "artifacts/turn_0000/stage3_propagate.json").read_text())
+    ok("stage", "3", "--dataset", root, cwd=workdir)
+    after = json.loads((root / "artifacts/turn_0000/stage3_propagate.json").read_text())["graphs"]
+    assert after != before["graphs"] and after["g01"]["nodes"] == []
+    graph = ConceptGraph.load(root / "graphs/g00.npz")
+    expected = clematis.run_turn(graph, {"n000005": 0.5, "n000042": 1.0}, clematis.load_config(
+        root / "config.yaml"))
+    assert dict(zip(after["g00"]["nodes"], after["g00"]["values"], strict=True)) == expected.merged
+    assert not (root / "artifacts/turn_0000/stage4_merge.json").exists()  # out of date: removed
+
+
+def test_a_shorter_run_leaves_no_stale_outputs_and_keeps_user_files(workdir):
+    root = fresh(workdir, "shorter")
+    ok("run", "--dataset", root, cwd=workdir)
+    (root / "artifacts/notes.txt").write_text("mine")
+    lines = (root / "turns.jsonl").read_text().splitlines()
+    (root / "turns.jsonl").write_text(lines[0] + "\n")
+    out = ok("run", "--dataset", root, cwd=workdir)
+    assert "artifacts/turn_0001/stage4_merge.json" in out["commit"]["removed_outdated"]
+    assert sorted(results(root)) == sorted(
+        ["artifacts/notes.txt", "artifacts/stage1_graphs.json", "state/turn_0001/g00.npz",
+         "state/turn_0001/g01.npz"] + [f"artifacts/turn_0000/stage{n}.json"
+                                       for n in ("2_seed", "3_propagate", "4_merge", "5_gel")])
+    assert (root / "artifacts/notes.txt").read_text() == "mine"
+
+
+def test_a_step_range_that_would_read_out_of_date_outputs_is_refused(workdir):
+    root = fresh(workdir, "out_of_date")
+    ok("run", "--dataset", root, cwd=workdir)
+    (root / "config.yaml").write_text((root / "config.yaml").read_text().replace("rate: 0.9", "rate: 0.5"))
+    before = tree(root)
+    message = error("run", "--dataset", root, "--end-step", "3", cwd=workdir)
+    assert "stage 3 (propagate) on turn 1 reads state/turn_0001/g00.npz, which is out of date" in message
+    assert "include stage 5 (gel)" in message and tree(root) == before
+
+
+def test_symlinks_inside_the_output_directories_are_refused(workdir):
+    root = fresh(workdir, "inner_link")
+    ok("run", "--dataset", root, cwd=workdir)
+    (root / "artifacts/turn_0000").rename(root / "moved_turn")
+    (root / "artifacts/turn_0000").symlink_to("../moved_turn")
+    before = tree(root)
+    message = error("run", "--dataset", root, cwd=workdir)
+    assert "artifacts/turn_0000 is a symlink; the runner's output directories" in message
+    assert tree(root) == before

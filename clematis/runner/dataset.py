@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -25,11 +26,42 @@ CONFIG_FILE = "config.yaml"
 GRAPHS_DIR = "graphs"
 TURNS_FILE = "turns.jsonl"
 GRAPH_SUFFIX = ".npz"
+ARTIFACTS_DIR = "artifacts"
+STATE_DIR = "state"
+TIMINGS_DIR = "timings"
+OUTPUT_DIRS = (ARTIFACTS_DIR, STATE_DIR, TIMINGS_DIR)
+BOOKKEEPING_DIR = ".clematis"
 SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "be", "do", "fu", "gi", "ha", "ju", "po", "ze")
 
 
 class DatasetError(ValueError):
     """A dataset directory that is missing, incomplete or malformed."""
+
+
+class ConfinementError(DatasetError):
+    """A path of the dataset resolves outside it (through a symlink)."""
+
+
+def confined(root: Path, rel: str) -> Path:
+    """``root / rel``, refused (ConfinementError) when it resolves outside ``root``."""
+    path = root / rel
+    if path.resolve().is_relative_to(root.resolve()):
+        return path
+    link = next((p for p in [*reversed(path.parents), path] if p.is_symlink()), path)
+    raise ConfinementError(f"{os.fspath(link)} is a symlink leaving the dataset (to "
+                           f"{os.fspath(link.resolve())}); clematis-native reads and writes only inside "
+                           f"{os.fspath(root)!r}")
+
+
+def check_tree_confined(root: Path, rel: str) -> None:
+    """Refuse ``root / rel``, or any symlink below it, that resolves outside ``root``."""
+    top = confined(root, rel)
+    if not top.is_dir():
+        return
+    for folder, dirs, files in os.walk(top):
+        for name in dirs + files:
+            if os.path.islink(os.path.join(folder, name)):
+                confined(root, os.path.relpath(os.path.join(folder, name), root))
 
 
 @dataclass(frozen=True)
@@ -55,26 +87,55 @@ def open_dataset(root: str | os.PathLike) -> Dataset:
     for name in (CONFIG_FILE, GRAPHS_DIR, TURNS_FILE):
         if not (root / name).exists():
             raise DatasetError(f"dataset {os.fspath(root)!r} has no {name}")
+    for rel in (CONFIG_FILE, TURNS_FILE, GRAPHS_DIR, BOOKKEEPING_DIR, *OUTPUT_DIRS):
+        check_tree_confined(root, rel)
     config = load_config(root / CONFIG_FILE)
     files = tuple(sorted((root / GRAPHS_DIR).glob("*" + GRAPH_SUFFIX)))
     if not files:
         raise DatasetError(f"{root / GRAPHS_DIR}: no graph files (*{GRAPH_SUFFIX})")
+    for path in files:
+        if path.suffix != GRAPH_SUFFIX:  # ".npz" alone: a hidden file with no name
+            raise DatasetError(f"{path}: a graph file needs a name (NAME{GRAPH_SUFFIX}), the name "
+                               "of the graph in every artifact")
+        if not path.is_file():
+            what = "a dangling symlink" if path.is_symlink() else "not a regular file"
+            raise DatasetError(f"{path}: {what}; a graph is a file written by ConceptGraph.save")
     return Dataset(root, config, files, read_turns(root / TURNS_FILE))
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    duplicated = sorted(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
+    if duplicated:
+        raise ValueError(f"duplicate key(s) {duplicated} in one object")
+    return dict(pairs)
 
 
 def read_turns(path: Path) -> tuple[dict, ...]:
     """The queries of ``turns.jsonl``: one ``{"text": str}`` or ``{"seeds": {id: weight}}`` a line."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: not a regular file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc})") from exc
     turns = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            turns.append(check_turn(json.loads(line)))
-        except (json.JSONDecodeError, ValueError, TypeError) as exc:
+            turns.append(check_turn(json.loads(line, object_pairs_hook=_object_without_duplicates)))
+        except RecursionError:
+            raise DatasetError(f"{path}:{number}: JSON nested too deeply") from None
+        except (ValueError, TypeError) as exc:
             raise DatasetError(f"{path}:{number}: {exc}") from exc
     if not turns:
         raise DatasetError(f"{path}: no turns")
     return tuple(turns)
+
+
+def is_finite_number(value) -> bool:
+    """A JSON number (not a boolean) that is finite."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def check_turn(turn) -> dict:
@@ -89,7 +150,7 @@ def check_turn(turn) -> dict:
     if not isinstance(seeds, dict) or not seeds:
         raise ValueError(f"seeds must be a non-empty object of node id -> weight, got {seeds!r}")
     for node, weight in seeds.items():
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
+        if not is_finite_number(weight):
             raise ValueError(f"seeds[{node!r}] must be a finite number, got {weight!r}")
     return turn
 
