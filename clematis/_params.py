@@ -53,26 +53,17 @@ class Parameter:
     user: Any
     contract: Any
     config_path: tuple[str, ...]
-    doc: str
 
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("radius_cap", as_count, 4, REQUIRED, ("t1", "radius_cap"),
-              "no propagation to distance > radius_cap"),
-    Parameter("iter_cap_layers", as_count, 50, REQUIRED, ("t1", "iter_cap"),
-              "no expansion beyond this many layers"),
-    Parameter("node_budget", as_budget, 1.5, REQUIRED, ("t1", "node_budget"),
-              "a node at or above this |activation| is not expanded or re-queued"),
-    Parameter("frontier_cap", as_count, 0, 0, ("perf", "t1", "caps", "frontier"),
-              "max queue length (0: off)"),
-    Parameter("visited_cap", as_count, 0, 0, ("perf", "t1", "caps", "visited"),
-              "FIFO visited-set size (0: off)"),
-    Parameter("dedupe_window", as_count, 0, 0, ("perf", "t1", "dedupe_window"),
-              "ring of recently queued nodes (0: off)"),
-    Parameter("queue_budget", as_count, 10000, 0, ("t1", "queue_budget"),
-              "max pops (0: unbounded)"),
-    Parameter("relax_cap", as_count, 0, 0, ("t1", "relax_cap"),
-              "max propagations (0: off)"),
+    Parameter("radius_cap", as_count, 4, REQUIRED, ("t1", "radius_cap")),
+    Parameter("iter_cap_layers", as_count, 50, REQUIRED, ("t1", "iter_cap")),
+    Parameter("node_budget", as_budget, 1.5, REQUIRED, ("t1", "node_budget")),
+    Parameter("frontier_cap", as_count, 0, 0, ("perf", "t1", "caps", "frontier")),
+    Parameter("visited_cap", as_count, 0, 0, ("perf", "t1", "caps", "visited")),
+    Parameter("dedupe_window", as_count, 0, 0, ("perf", "t1", "dedupe_window")),
+    Parameter("queue_budget", as_count, 10000, 0, ("t1", "queue_budget")),
+    Parameter("relax_cap", as_count, 0, 0, ("t1", "relax_cap")),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

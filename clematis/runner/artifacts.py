@@ -86,9 +86,6 @@ class RunStore:
         staged = self.staging / rel
         return staged if rel in self.written else confined(self.root, rel)
 
-    def exists(self, rel: str) -> bool:
-        return rel in self._graphs or self._source(rel).exists()
-
     def read_json(self, rel: str):
         """The JSON document at ``rel``; a malformed one raises DatasetError naming it."""
         try:
