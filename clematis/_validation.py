@@ -23,11 +23,15 @@ for _attr in ("maxtuple", "maxlist", "maxarray", "maxdict", "maxset", "maxfrozen
     setattr(_EXCERPT, _attr, 8)
 
 
+def clip(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters (ending in ``...`` when cut)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def excerpt(value) -> str:
     """A repr of ``value`` for an error message: at most ``EXCERPT_CHARS`` characters, computed
     without walking more than a few levels of a nested (or self-referencing) container."""
-    text = _EXCERPT.repr(value)
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 3] + "..."
+    return clip(_EXCERPT.repr(value))
 
 
 @dataclass(frozen=True)
