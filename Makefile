@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clematis-installed
 SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
 
-.PHONY: install demo test lint parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test decay-study clean
+.PHONY: install demo test lint fuzz parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test decay-study clean
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ lint: install
 test: install lint
 	$(VENV)/bin/pytest -q -m "not slow" tests
 	CLEMATIS_PUREPYTHON=1 $(VENV)/bin/pytest -q -m "not slow" tests
+
+# The fuzz suite, randomized, FUZZ_EXAMPLES inputs per test (make test runs a short fixed pass).
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	CLEMATIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/test_fuzz.py
 
 parity-sweep: install
 	CLEMATIS_PARITY_EXAMPLES=3000 $(VENV)/bin/pytest -q -m slow tests

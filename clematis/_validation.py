@@ -8,11 +8,30 @@ from __future__ import annotations
 
 import math
 import operator
+import reprlib
 from dataclasses import dataclass
 
 import numpy as np
 
 MAX_NODES = np.iinfo(np.int32).max - 1  # node ids and distances + 1 travel as int32 in the kernel
+EXCERPT_CHARS = 80  # error messages quote at most this much of a bad value
+
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxlevel = 3
+_EXCERPT.maxstring = _EXCERPT.maxother = EXCERPT_CHARS
+for _attr in ("maxtuple", "maxlist", "maxarray", "maxdict", "maxset", "maxfrozenset", "maxdeque"):
+    setattr(_EXCERPT, _attr, 8)
+
+
+def clip(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters (ending in ``...`` when cut)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def excerpt(value) -> str:
+    """A repr of ``value`` for an error message: at most ``EXCERPT_CHARS`` characters, computed
+    without walking more than a few levels of a nested (or self-referencing) container."""
+    return clip(_EXCERPT.repr(value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,13 +92,30 @@ def as_unit_interval(name: str, value) -> np.float32:
     return rounded
 
 
+def as_array(name: str, value) -> np.ndarray:
+    """``value`` as an array, refusing what NumPy would silently reinterpret: a masked array (its
+    mask would be dropped) and a bare string or bytes (a scalar, not a sequence)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array; its mask would be ignored: pass "
+                        f"{name}.filled(...) or {name}.compressed() instead")
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be an array or a sequence, got a {type(value).__name__}")
+    return np.asarray(value)
+
+
 def _as_1d(name: str, array, dtype) -> np.ndarray:
-    """Convert to a contiguous 1-D array of ``dtype`` without copying when already right."""
-    arr = np.asarray(array)
+    """Convert to a contiguous 1-D array of ``dtype`` without copying when already right.
+
+    Integer targets take integer arrays only (an empty array of any real dtype is accepted, so
+    ``[]`` works); float targets take integer or float arrays. Anything else (object, strings,
+    booleans, complex) is a TypeError.
+    """
+    arr = as_array(name, array)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     kind = np.dtype(dtype).kind
-    if arr.size and arr.dtype.kind not in ("iu" if kind == "i" else "iuf"):
+    allowed = "iu" if kind == "i" and arr.size else "iuf"
+    if arr.dtype.kind not in allowed:
         raise TypeError(f"{name} must hold {'integers' if kind == 'i' else 'real numbers'}, "
                         f"got dtype {arr.dtype}")
     if kind == "i" and arr.size and arr.dtype != dtype:
@@ -111,6 +147,9 @@ def index_dtype_of(indptr, indices) -> np.dtype:
 
 def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank) -> CSRArrays:
     """Check the CSR structure and per-edge/per-node arrays of docs/spec.md §1 (O(n + m))."""
+    indptr, indices = as_array("indptr", indptr), as_array("indices", indices)
+    if indptr.ndim == 1 and indptr.shape[0] - 1 > MAX_NODES:  # before any conversion copies it
+        raise ValueError(f"indptr describes {indptr.shape[0] - 1} nodes; at most {MAX_NODES} are supported")
     index_dtype = index_dtype_of(indptr, indices)
     indptr = _as_1d("indptr", indptr, index_dtype)
     indices = _as_1d("indices", indices, index_dtype)
@@ -118,8 +157,6 @@ def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank
         raise ValueError("indptr must have length n + 1 >= 1, got an empty array")
     n = indptr.shape[0] - 1
     m = indices.shape[0]
-    if n > MAX_NODES:
-        raise ValueError(f"indptr describes {n} nodes; at most {MAX_NODES} are supported")
     if indptr[0] != 0:
         raise ValueError(f"indptr[0] must be 0, got {indptr[0]}")
     if indptr[-1] != m:

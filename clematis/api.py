@@ -12,7 +12,7 @@ from ._backend import resolve_backend
 from ._decay import decay_table, table_length
 from ._kernel_calls import run_query
 from ._params import T1Options, T1Params
-from ._validation import validate_seeds
+from ._validation import as_array, validate_seeds
 from .graph import ConceptGraph
 
 
@@ -69,7 +69,7 @@ class Query:
             seed_nodes, seed_weights = list(seed_nodes), list(seed_nodes.values())
         if isinstance(seed_nodes, str | int | np.integer):
             raise TypeError(f"{where} must be a sequence of node ids or indices, got {seed_nodes!r}")
-        nodes = np.asarray(seed_nodes)
+        nodes = as_array(where, seed_nodes)
         if nodes.dtype.kind in "OU" or (nodes.size == 0 and nodes.dtype.kind == "f"):
             nodes = np.array([graph.index_of(s, where=f"{where}[{i}]") for i, s in enumerate(seed_nodes)],
                              dtype=np.int64)

@@ -16,13 +16,20 @@ from typing import Any
 
 import numpy as np
 import yaml
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
 
 from ._backend import backend_name, log_once
 from ._params import DECAY_MODES, DEFAULT_RELATION_MULTIPLIERS, PARAMETERS
+from ._validation import EXCERPT_CHARS, clip, excerpt
 
 logger = logging.getLogger("clematis.config")
 
 MAX_COUNT = np.iinfo(np.int64).max
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config file is a few hundred bytes
+MAX_YAML_ALIASES = 16  # aliases (*name) per file: enough to share a few values, too few for a bomb
+MAX_YAML_DEPTH = 32  # nesting levels of YAML collections
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class ConfigError(ValueError):
@@ -154,7 +161,8 @@ SCHEMA = {
 
 
 def _join(path: str, key) -> str:
-    return f"{path}.{key}" if path else str(key)
+    name = clip(str(key))
+    return f"{path}.{name}" if path else name
 
 
 class _Normalizer:
@@ -169,7 +177,7 @@ class _Normalizer:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.error(path, f"{value!r} is not a mapping")
+            self.error(path, f"{excerpt(value)} is not a mapping")
             return {}
         return value
 
@@ -178,7 +186,7 @@ class _Normalizer:
         for key in given:
             if key in allowed:
                 continue
-            hint = difflib.get_close_matches(str(key), names, n=1)
+            hint = difflib.get_close_matches(clip(str(key)), names, n=1)
             did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
             self.error(_join(path, key), f"{what}{did_you_mean} (allowed: {', '.join(names)})")
 
@@ -204,14 +212,14 @@ class _Normalizer:
         try:
             return spec.check(value)
         except _Invalid as exc:
-            self.error(path, f"{value!r} {exc}")
+            self.error(path, f"{excerpt(value)} {exc}")
             return spec.default
 
     def decay(self, value, path: str) -> dict:
         given = self.mapping(value, path)
         mode = given.get("mode", "exp_floor")
         if mode not in DECAY_MODES:
-            self.error(_join(path, "mode"), f"{mode!r} is not one of {', '.join(DECAY_MODES)}")
+            self.error(_join(path, "mode"), f"{excerpt(mode)} is not one of {', '.join(DECAY_MODES)}")
             mode = "exp_floor"
         keys = DECAY_KEYS[mode]
         self.unknown_keys(given, {"mode": None, **keys}, path, f"unknown key for decay mode {mode!r}")
@@ -224,20 +232,105 @@ class _Normalizer:
         out = dict(DEFAULT_RELATION_MULTIPLIERS)
         for name, mult in self.mapping(value, path).items():
             if not isinstance(name, str) or not name:
-                self.error(_join(path, name), f"relation name {name!r} is not a non-empty string")
+                self.error(_join(path, name), f"relation name {excerpt(name)} is not a non-empty string")
                 continue
             out[name] = self.leaf(Leaf(out.get(name), non_negative), mult, _join(path, name))
         return out
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing duplicate keys, more than ``MAX_YAML_ALIASES`` aliases and
+    collections nested deeper than ``MAX_YAML_DEPTH``; a value its constructor cannot build (a
+    bad date, say) is a YAML error at that value's line."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise ComposerError(None, None, f"more than {MAX_YAML_ALIASES} aliases (*name)",
+                                    self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise ComposerError(None, None, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        first_seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = first_seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not key_node:
+                raise ConstructorError(None, None, f"duplicate key {excerpt(key)} (first at line "
+                                       f"{first.start_mark.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise ConstructorError(None, None, f"cannot read {node.tag.rsplit(':', 1)[-1]} value "
+                                   f"({exc})", node.start_mark) from exc
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """``line L, column C: what is wrong (near 'excerpt of that line')``."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark, problem = exc.problem_mark, exc.problem or ""
+        if exc.context:
+            at = "" if exc.context_mark is None else f" at line {exc.context_mark.line + 1}"
+            problem = f"{problem} ({exc.context}{at})"
+        index, where = mark.index, f"line {mark.line + 1}, column {mark.column + 1}"
+    elif isinstance(exc, yaml.reader.ReaderError):
+        index = exc.position
+        problem = f"character U+{exc.character:04X} is not allowed in YAML"
+        where = f"line {text.count(chr(10), 0, index) + 1}"
+    else:
+        return clip(str(exc), 2 * EXCERPT_CHARS)
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\n", index)
+    near = text[start:end if end >= 0 else len(text)].strip()
+    message = f"{where}: {clip(problem.strip(), 2 * EXCERPT_CHARS)}"
+    return f"{message} (near {excerpt(near)})" if near else message
+
+
 def _read_yaml(path: str | os.PathLike) -> object:
+    """The parsed file; every way it can fail is a ConfigError naming the file (and the line)."""
+    source = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise ConfigError([f"cannot read the file ({exc.strerror or exc})"], os.fspath(path)) from exc
+        raise ConfigError([f"cannot read the file ({exc.strerror or exc})"], source) from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"the file is larger than {MAX_CONFIG_BYTES} bytes (1 MiB), the limit "
+                           "for a config"], source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([f"line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x})"], source) from None
+    try:
+        loader = _ConfigLoader(text)  # checks every character first
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML ({exc})"], os.fspath(path)) from exc
+        raise ConfigError([f"not valid YAML: {_yaml_problem(exc, text)}"], source) from None
 
 
 def load_config(path_or_dict: str | os.PathLike | Mapping | None = None) -> dict:

@@ -5,17 +5,34 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._graph_file import LOAD_MAX_EDGES, LOAD_MAX_NODES, read_graph_members, write_atomically
 from ._params import DEFAULT_RELATION_MULTIPLIERS
-from ._validation import CSRArrays, validate_graph_arrays
+from ._validation import (
+    MAX_NODES,
+    CSRArrays,
+    _as_1d,
+    as_count,
+    as_float32_scalar,
+    excerpt,
+    validate_graph_arrays,
+)
 
 FORMAT_VERSION = 1
+_META_KEYS = ("format_version", "node_ids", "labels", "relations", "relation_multipliers")
+# What a corrupt, truncated or crafted graph file can make the readers raise.
+_UNREADABLE = (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError, OverflowError,
+               RecursionError, MemoryError, NotImplementedError, RuntimeError, struct.error,
+               zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile)
 
 
 def key_rank_of(node_ids: Sequence[str] | None, n: int) -> np.ndarray:
@@ -42,11 +59,48 @@ class ConceptGraph:
     def __init__(
         self,
         arrays: CSRArrays,
-        node_ids: list[str] | None,
-        labels: list[str],
-        relations: list[str],
-        relation_multipliers: dict[str, float],
+        node_ids: Sequence[str] | None,
+        labels: Sequence[str],
+        relations: Sequence[str],
+        relation_multipliers: Mapping[str, float],
     ) -> None:
+        """A graph from kernel arrays and their metadata, all checked (O(n + m)).
+
+        ``arrays`` must be consistent in full: the CSR structure and lengths, ``rel_code``
+        indexing ``relations``, ``rel_mult`` equal to the float32 multiplier of each edge's
+        relation, ``tie_pos``/``node_of_pos`` derived from ``key_rank``. Arrays that are not
+        read-only are copied. :meth:`from_csr` and :meth:`from_edges` are the usual way in.
+        """
+        if not isinstance(arrays, CSRArrays):
+            raise TypeError(f"arrays must be a CSRArrays, got {type(arrays).__name__}; "
+                            "build graphs with ConceptGraph.from_csr or from_edges")
+        given = arrays
+        arrays = validate_graph_arrays(given.indptr, given.indices, given.weights, given.rel_code,
+                                       given.rel_mult, given.key_rank)
+        for name in ("tie_pos", "node_of_pos"):
+            if not np.array_equal(np.asarray(getattr(given, name)), getattr(arrays, name)):
+                raise ValueError(f"arrays.{name} does not match arrays.key_rank")
+        relations, multipliers = _checked_relations(relations, relation_multipliers)
+        _check_rel_code(arrays.rel_code, relations)
+        expected = _multiplier_table(relations, multipliers)[arrays.rel_code]
+        if not np.array_equal(arrays.rel_mult.view(np.int32), expected.view(np.int32)):
+            raise ValueError("arrays.rel_mult must be the float32 multiplier of each edge's relation")
+        ids = _check_node_ids(node_ids, arrays.n_nodes)
+        owned = {name: arr.copy() if arr.flags.writeable else arr for name, arr in vars(arrays).items()}
+        arrays = CSRArrays(**owned)
+        _freeze(arrays)
+        self._adopt(arrays, ids, _check_labels(labels, ids, arrays.n_nodes), relations, multipliers)
+
+    @classmethod
+    def _from_checked(cls, arrays: CSRArrays, node_ids: list[str] | None, labels: list[str],
+                      relations: list[str], relation_multipliers: dict[str, float]) -> ConceptGraph:
+        """A graph from frozen arrays and metadata already checked together (no work)."""
+        graph = cls.__new__(cls)
+        graph._adopt(arrays, node_ids, labels, relations, relation_multipliers)
+        return graph
+
+    def _adopt(self, arrays: CSRArrays, node_ids: list[str] | None, labels: list[str],
+               relations: list[str], relation_multipliers: dict[str, float]) -> None:
         self.arrays = arrays
         self.node_ids = node_ids
         self.labels = labels
@@ -64,7 +118,7 @@ class ConceptGraph:
 
     def __setstate__(self, state: dict) -> None:
         _freeze(state["arrays"])
-        self.__init__(**state)
+        self._adopt(**state)
 
     # ---- construction -----------------------------------------------------------------------
 
@@ -88,29 +142,25 @@ class ConceptGraph:
             raise TypeError(f"matrix must be a SciPy sparse matrix or array, got {type(matrix).__name__}")
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrix must be square, got shape {matrix.shape}")
+        n = matrix.shape[0]
+        if n > MAX_NODES:  # before converting or copying anything
+            raise ValueError(f"matrix has {n} rows; at most {MAX_NODES} nodes are supported")
+        relations, multipliers = _checked_relations(relations, relation_multipliers)
+        ids = _check_node_ids(node_ids, n)
+        label_list = _check_labels(labels, ids, n)
         csr = matrix if matrix.format == "csr" else matrix.tocsr()
-        n, m = csr.shape[0], csr.nnz
-        relations = list(relations) if relations is not None else list(DEFAULT_RELATION_MULTIPLIERS)
-        multipliers = dict(DEFAULT_RELATION_MULTIPLIERS)
-        multipliers.update(relation_multipliers or {})
-        unknown = [r for r in relations if r not in multipliers]
-        if unknown:
-            raise ValueError(f"relations {unknown} have no multiplier; pass relation_multipliers="
-                             f"{{{unknown[0]!r}: ...}} (known: {', '.join(sorted(multipliers))})")
-        codes = np.zeros(m, dtype=np.int32) if rel_code is None else np.asarray(rel_code)
+        m = csr.nnz
+        codes = np.zeros(m, dtype=np.int32) if rel_code is None else _as_1d("rel_code", rel_code, np.int32)
         if codes.shape != (m,):
             raise ValueError(f"rel_code must have one entry per stored edge ({m}), got shape {codes.shape}")
-        if m and (codes.min() < 0 or codes.max() >= len(relations)):
-            raise ValueError(f"rel_code values must index relations (0 .. {len(relations) - 1})")
-        table = np.array([multipliers[r] for r in relations], dtype=np.float32)
-        ids = _check_node_ids(node_ids, n)
+        _check_rel_code(codes, relations)
+        table = _multiplier_table(relations, multipliers)
         arrays = validate_graph_arrays(
             csr.indptr.copy(), csr.indices.copy(), csr.data.copy(), codes.copy(), table[codes],
             key_rank_of(ids, n),
         )
         _freeze(arrays)
-        return cls(arrays, ids, _check_labels(labels, ids, n), relations,
-                   {r: multipliers[r] for r in relations})
+        return cls._from_checked(arrays, ids, label_list, relations, multipliers)
 
     @classmethod
     def from_edges(
@@ -126,31 +176,28 @@ class ConceptGraph:
         ``edges``; each row keeps its edges in input order. ``labels`` maps ids to labels
         (default: the id itself).
         """
+        if labels is not None and not isinstance(labels, Mapping):
+            raise TypeError(f"labels must be a mapping from node id to label, got {type(labels).__name__}")
         index: dict[str, int] = {}
-        for nid in nodes or ():
-            if not isinstance(nid, str):
-                raise TypeError(f"node ids must be strings, got {nid!r}")
+        for nid in _string_list("nodes", nodes) if nodes is not None else ():
             index.setdefault(nid, len(index))
-        multipliers = dict(DEFAULT_RELATION_MULTIPLIERS)
-        multipliers.update(relation_multipliers or {})
+        multipliers = _merged_multipliers(relation_multipliers)
         relations: dict[str, int] = {}
         src, dst, weight, code = [], [], [], []
         for pos, record in enumerate(edges):
-            if len(record) != 4:
-                raise ValueError(f"edges[{pos}] must be (src, dst, weight, relation), got {record!r}")
-            s, d, w, rel = record
+            s, d, w, rel = _edge_record(pos, record)
             for nid in (s, d):
-                if not isinstance(nid, str):
-                    raise TypeError(f"edges[{pos}]: node ids must be strings, got {nid!r}")
                 index.setdefault(nid, len(index))
             if rel not in multipliers:
-                raise ValueError(f"edges[{pos}]: unknown relation {rel!r}; known: "
+                raise ValueError(f"edges[{pos}]: unknown relation {excerpt(rel)}; known: "
                                  f"{', '.join(sorted(multipliers))} (or pass relation_multipliers)")
             src.append(index[s])
             dst.append(index[d])
             weight.append(w)
             code.append(relations.setdefault(rel, len(relations)))
         n = len(index)
+        if n > MAX_NODES:
+            raise ValueError(f"edges name {n} nodes; at most {MAX_NODES} are supported")
         order = np.argsort(np.asarray(src, dtype=np.int64), kind="stable")
         counts = np.bincount(np.asarray(src, dtype=np.int64), minlength=n)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
@@ -178,8 +225,8 @@ class ConceptGraph:
         checked = validate_graph_arrays(a.indptr, a.indices, weights, a.rel_code, a.rel_mult, a.key_rank)
         owned = checked.weights.copy()
         owned.flags.writeable = False
-        return ConceptGraph(dataclasses.replace(a, weights=owned), self.node_ids, self.labels,
-                            self.relations, self.relation_multipliers)
+        return ConceptGraph._from_checked(dataclasses.replace(a, weights=owned), self.node_ids,
+                                          self.labels, self.relations, self.relation_multipliers)
 
     # ---- lookups ----------------------------------------------------------------------------
 
@@ -234,9 +281,13 @@ class ConceptGraph:
         nothing changes (in float32); otherwise a graph sharing every array but ``rel_mult``,
         built once per distinct set of multipliers and cached, so queries copy nothing.
         """
-        wanted = {r: multipliers.get(r, m) for r, m in self.relation_multipliers.items()}
-        table = np.array([wanted[r] for r in self.relations], dtype=np.float32)
-        current = np.array([self.relation_multipliers[r] for r in self.relations], dtype=np.float32)
+        if not isinstance(multipliers, Mapping):
+            raise TypeError(f"multipliers must be a mapping from relation name to multiplier, "
+                            f"got {type(multipliers).__name__}")
+        wanted = {r: _multiplier(r, multipliers[r]) if r in multipliers else m
+                  for r, m in self.relation_multipliers.items()}
+        table = _multiplier_table(self.relations, wanted)
+        current = _multiplier_table(self.relations, self.relation_multipliers)
         if np.array_equal(table.view(np.int32), current.view(np.int32)):
             return self
         key = tuple(table.tolist())
@@ -244,8 +295,8 @@ class ConceptGraph:
         if view is None:
             rel_mult = table[self.arrays.rel_code]
             rel_mult.flags.writeable = False
-            view = ConceptGraph(replace(self.arrays, rel_mult=rel_mult), self.node_ids, self.labels,
-                                self.relations, wanted)
+            view = ConceptGraph._from_checked(replace(self.arrays, rel_mult=rel_mult), self.node_ids,
+                                              self.labels, self.relations, wanted)
             view = self._multiplier_views.setdefault(key, view)
         return view
 
@@ -256,39 +307,62 @@ class ConceptGraph:
     # ---- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write one ``.npz``: SciPy's CSR keys plus rel_code, ids, labels and relations."""
+        """Write one ``.npz``: SciPy's CSR keys plus rel_code, ids, labels and relations.
+
+        Atomic: the file is written beside ``path`` under a temporary name, flushed to disk and
+        renamed over ``path``; if anything fails, an existing file at ``path`` is left intact.
+        """
         a = self.arrays
-        meta = {
+        meta = json.dumps({
             "format_version": FORMAT_VERSION,
             "node_ids": self.node_ids,
             "labels": self.labels,
             "relations": self.relations,
             "relation_multipliers": self.relation_multipliers,
-        }
-        with open(path, "wb") as fh:
-            np.savez(
-                fh, format=np.array("csr"), shape=np.array([self.n_nodes, self.n_nodes]),
-                indptr=a.indptr, indices=a.indices, data=a.weights, rel_code=a.rel_code,
-                clematis_meta=np.array(json.dumps(meta, sort_keys=True)),
-            )
+        }, sort_keys=True)
+        write_atomically(path, lambda fh: np.savez(
+            fh, format=np.array("csr"), shape=np.array([self.n_nodes, self.n_nodes]),
+            indptr=a.indptr, indices=a.indices, data=a.weights, rel_code=a.rel_code,
+            clematis_meta=np.array(meta),
+        ))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ConceptGraph:
-        """Read a graph written by :meth:`save`; raises ValueError on a corrupt file."""
+    def load(cls, path: str | os.PathLike, *, max_nodes: int = LOAD_MAX_NODES,
+             max_edges: int = LOAD_MAX_EDGES) -> ConceptGraph:
+        """Read a graph written by :meth:`save` (any version so far).
+
+        Every member's declared dtype and shape is checked against the file and against
+        ``max_nodes``/``max_edges`` before its data is read; a corrupt, truncated, inconsistent
+        or oversized file raises ValueError naming it.
+        """
+        max_nodes, max_edges = as_count("max_nodes", max_nodes), as_count("max_edges", max_edges)
+        where = os.fspath(path)
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                meta = json.loads(str(npz["clematis_meta"]))
-                shape = tuple(int(x) for x in npz["shape"])
-                matrix = sp.csr_array((npz["data"], npz["indices"], npz["indptr"]), shape=shape)
-                rel_code = npz["rel_code"]
-        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{os.fspath(path)}: not a readable clematis graph ({exc})") from exc
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{os.fspath(path)}: unsupported graph format version "
-                             f"{meta.get('format_version')!r}")
-        return cls.from_csr(matrix, rel_code=rel_code, node_ids=meta["node_ids"],
-                            labels=meta["labels"], relations=meta["relations"],
-                            relation_multipliers=meta["relation_multipliers"])
+            with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
+                n, parts = read_graph_members(archive, os.fstat(fh.fileno()).st_size,
+                                              max_nodes=max_nodes, max_edges=max_edges)
+            meta = _graph_meta(parts["clematis_meta"])
+            matrix = sp.csr_array((parts["data"], parts["indices"], parts["indptr"]), shape=(n, n))
+            return cls.from_csr(matrix, rel_code=parts["rel_code"], node_ids=meta["node_ids"],
+                                labels=meta["labels"], relations=meta["relations"],
+                                relation_multipliers=meta["relation_multipliers"])
+        except _UNREADABLE as exc:
+            detail = str(exc) if isinstance(exc, ValueError | TypeError) else f"{type(exc).__name__}: {exc}"
+            raise ValueError(f"{where}: not a readable clematis graph ({detail})") from exc
+
+
+def _graph_meta(array: np.ndarray) -> dict:
+    """The JSON record of a graph file, its keys and version checked (values: by from_csr)."""
+    meta = json.loads(str(array[()]))
+    if not isinstance(meta, dict):
+        raise ValueError(f"clematis_meta is a JSON {type(meta).__name__}, expected an object")
+    missing = [key for key in _META_KEYS if key not in meta]
+    if missing:
+        raise ValueError(f"clematis_meta lacks {', '.join(missing)}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise ValueError(f"unsupported graph format version {excerpt(meta['format_version'])} "
+                         f"(this version reads {FORMAT_VERSION})")
+    return meta
 
 
 def _freeze(arrays: CSRArrays) -> None:
@@ -297,14 +371,28 @@ def _freeze(arrays: CSRArrays) -> None:
         arr.flags.writeable = False
 
 
+def _string_list(name: str, values) -> list[str]:
+    """``values`` as a list of strings; a bare string, a mapping or a set (whose order or
+    meaning would be guessed) is refused."""
+    if isinstance(values, str | bytes | Mapping | Set):
+        raise TypeError(f"{name} must be a sequence of strings, got a {type(values).__name__}")
+    try:
+        out = list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of strings, got {type(values).__name__}") from None
+    for pos, value in enumerate(out):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be strings; {name}[{pos}] is {type(value).__name__} "
+                            f"{excerpt(value)}")
+    return [str(value) for value in out]
+
+
 def _check_node_ids(node_ids, n: int) -> list[str] | None:
     if node_ids is None:
         return None
-    ids = list(node_ids)
+    ids = _string_list("node_ids", node_ids)
     if len(ids) != n:
         raise ValueError(f"node_ids must have one id per node ({n}), got {len(ids)}")
-    if not all(isinstance(i, str) for i in ids):
-        raise TypeError("node_ids must be strings")
     if len(set(ids)) != n:
         raise ValueError("node_ids must be unique")
     return ids
@@ -313,9 +401,67 @@ def _check_node_ids(node_ids, n: int) -> list[str] | None:
 def _check_labels(labels, ids: list[str] | None, n: int) -> list[str]:
     if labels is None:
         return list(ids) if ids is not None else [""] * n
-    out = list(labels)
+    out = _string_list("labels", labels)
     if len(out) != n:
         raise ValueError(f"labels must have one label per node ({n}), got {len(out)}")
-    if not all(isinstance(label, str) for label in out):
-        raise TypeError("labels must be strings")
     return out
+
+
+def _multiplier(relation: str, value) -> float:
+    """A relation multiplier as a Python float: a real number, finite in float32."""
+    name = f"relation_multipliers[{excerpt(relation)}]"
+    if not isinstance(relation, str):
+        raise TypeError(f"{name}: relation names must be strings")
+    as_float32_scalar(name, value)
+    return float(value)
+
+
+def _merged_multipliers(relation_multipliers) -> dict[str, float]:
+    """The default multipliers updated with the user's (checked)."""
+    if relation_multipliers is not None and not isinstance(relation_multipliers, Mapping):
+        raise TypeError(f"relation_multipliers must be a mapping from relation name to multiplier, "
+                        f"got {type(relation_multipliers).__name__}")
+    merged = dict(DEFAULT_RELATION_MULTIPLIERS)
+    merged.update({r: _multiplier(r, m) for r, m in (relation_multipliers or {}).items()})
+    return merged
+
+
+def _checked_relations(relations, relation_multipliers) -> tuple[list[str], dict[str, float]]:
+    """Relation names (default: the spec's three) and the multiplier of each."""
+    multipliers = _merged_multipliers(relation_multipliers)
+    names = list(DEFAULT_RELATION_MULTIPLIERS) if relations is None else _string_list("relations", relations)
+    unknown = [r for r in names if r not in multipliers]
+    if unknown:
+        raise ValueError(f"relations {unknown} have no multiplier; pass relation_multipliers="
+                         f"{{{unknown[0]!r}: ...}} (known: {', '.join(sorted(multipliers))})")
+    return names, {r: multipliers[r] for r in names}
+
+
+def _multiplier_table(relations: list[str], multipliers: Mapping[str, float]) -> np.ndarray:
+    """float32 multiplier by relation code."""
+    return np.array([multipliers[r] for r in relations], dtype=np.float32)
+
+
+def _check_rel_code(codes: np.ndarray, relations: list[str]) -> None:
+    if codes.size and (codes.min() < 0 or codes.max() >= len(relations)):
+        raise ValueError(f"rel_code values must index relations (0 .. {len(relations) - 1})")
+
+
+def _edge_record(pos: int, record) -> tuple[str, str, float, str]:
+    """One ``(src, dst, weight, relation)`` record of ``from_edges``, its types checked."""
+    shape_error = f"edges[{pos}] must be (src, dst, weight, relation), got {excerpt(record)}"
+    try:
+        src, dst, weight, relation = record
+    except TypeError:  # not iterable
+        raise TypeError(shape_error) from None
+    except ValueError:  # not four items
+        raise ValueError(shape_error) from None
+    for nid in (src, dst):
+        if not isinstance(nid, str):
+            raise TypeError(f"edges[{pos}]: node ids must be strings, got {excerpt(nid)}")
+    if isinstance(weight, bool | np.bool_) or not isinstance(weight, int | float | np.integer | np.floating):
+        raise TypeError(f"edges[{pos}]: the weight must be a real number, got "
+                        f"{type(weight).__name__} {excerpt(weight)}")
+    if not isinstance(relation, str):
+        raise TypeError(f"edges[{pos}]: the relation must be a string, got {excerpt(relation)}")
+    return src, dst, weight, relation

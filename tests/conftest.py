@@ -75,7 +75,7 @@ def pytest_collection_modifyitems(config, items):
     parameter); the pure-Python pass (``CLEMATIS_PUREPYTHON=1``) skips them."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if "native" in params.values():
+        if any(isinstance(value, str) and value == "native" for value in params.values()):
             item.add_marker(pytest.mark.native)
         if PURE_PYTHON and item.get_closest_marker("native"):
             item.add_marker(pytest.mark.skip(reason="pure-Python pass: needs the compiled kernel"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import tracemalloc
 
 import pytest
 
 import clematis
 from clematis._backend import reset_once_logs
-from clematis.config import ConfigError, load_config
+from clematis.config import MAX_CONFIG_BYTES, MAX_YAML_ALIASES, MAX_YAML_DEPTH, ConfigError, load_config
 
 
 def errors_of(raw) -> list[str]:
@@ -169,3 +170,101 @@ def test_nothing_runs_on_a_bad_config(demo_graph, tmp_path):
     with pytest.raises(ConfigError):
         clematis.run_turn(demo_graph, "storm", {"t1": {"radius_cap": -1}}, log_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def config_error(tmp_path, text: str | bytes, name: str = "c.yaml") -> ConfigError:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.source == str(path) and str(path) in str(info.value)
+    return info.value
+
+
+def alias_bomb(target: str) -> str:
+    """The billion laughs: nine levels of nine aliases, 9**9 strings when expanded."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]"
+              for prev, cur in zip("abcdefgh", "bcdefghi", strict=True)]
+    return "\n".join(lines) + f"\nt1:\n  {target}: *i\n"
+
+
+def test_the_alias_bomb_is_refused_at_the_alias_limit(tmp_path):
+    bomb = alias_bomb("node_budget")
+    assert len(bomb) < 400
+    tracemalloc.start()
+    try:
+        err = config_error(tmp_path, bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    first_refused = 7 + 3 * (MAX_YAML_ALIASES - 9)  # line 3 holds aliases 10 to 18
+    assert f"line 3, column {first_refused + 1}: more than {MAX_YAML_ALIASES} aliases" in str(err)
+    assert peak < 4 * MAX_CONFIG_BYTES  # the read buffer and a few nodes, not 9**9 strings
+
+
+def test_a_few_aliases_still_work(tmp_path):
+    path = tmp_path / "shared.yaml"
+    path.write_text("perf:\n  t1:\n    caps: {frontier: &cap 8, visited: *cap}\n    dedupe_window: *cap\n")
+    assert load_config(path)["perf"]["t1"] == {"caps": {"frontier": 8, "visited": 8}, "dedupe_window": 8}
+
+
+def test_duplicate_keys_are_errors_with_both_lines(tmp_path):
+    err = config_error(tmp_path, "t1:\n  radius_cap: 2\n  node_budget: 1.0\n  radius_cap: 3\n")
+    assert "line 4, column 3: duplicate key 'radius_cap' (first at line 2)" in str(err)
+    err = config_error(tmp_path, "t1: {}\ngel: {}\nt1: {radius_cap: 1}\n")
+    assert "line 3, column 1: duplicate key 't1' (first at line 1)" in str(err)
+    err = config_error(tmp_path, "t1: {radius_cap: 1, radius_cap: 1}\n")
+    assert "duplicate key 'radius_cap'" in str(err)
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("t1:\n  <<: {radius_cap: 2, node_budget: 2.0}\n  radius_cap: 3\n")
+    t1 = load_config(path)["t1"]
+    assert (t1["radius_cap"], t1["node_budget"]) == (3, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("t1: [unclosed\n", "line 2, column 1: expected ',' or ']'"),
+        ("t1:\n\tradius_cap: 2\n", "line 2, column 1: found character '\\t' that cannot start any token"),
+        ("t1:\n  radius_cap: 2\x07\n", "line 2: character U+0007 is not allowed"),
+        (b"t1:\n  radius_cap: 2\n  node_budget: \xff\n", "line 3: not UTF-8 text (byte 0xff)"),
+        ("t1: " + "[" * 50_000 + "]" * 50_000 + "\n", f"column {4 + MAX_YAML_DEPTH}: nested more than"),
+        ("t1:\n  radius_cap: 2001-02-30\n", "line 2, column 15: cannot read timestamp value"),
+        ("t1:\n  radius_cap: !!int abc\n", "line 2, column 15: cannot read int value"),
+        ("t1: !!python/object:os.system x\n", "line 1, column 5: could not determine a constructor"),
+        ("t1: {}\n---\nt1: {}\n", "line 2, column 1: but found another document"),
+        ("? [a, b]\n: 1\n", "line 1, column 3: found unhashable key"),
+    ],
+)
+def test_every_parse_failure_is_a_config_error_naming_the_line(tmp_path, text, expected):
+    err = config_error(tmp_path, text)
+    assert expected in str(err), str(err)
+    assert len(str(err)) < 400
+
+
+def test_files_over_the_size_limit_are_refused_unread(tmp_path):
+    err = config_error(tmp_path, b"#" * MAX_CONFIG_BYTES + b"\n")
+    assert f"larger than {MAX_CONFIG_BYTES} bytes (1 MiB)" in str(err)
+    (tmp_path / "at_limit.yaml").write_bytes(b"#" * (MAX_CONFIG_BYTES - 1) + b"\n")
+    assert load_config(tmp_path / "at_limit.yaml") == load_config()
+
+
+def test_a_config_symlinked_to_another_file_is_not_echoed(tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("Private notes, line after line, never meant for a log.\n" * 2000)
+    link = tmp_path / "clematis.yaml"
+    link.symlink_to(other)
+    with pytest.raises(ConfigError) as info:
+        load_config(link)
+    assert "is not a mapping" in str(info.value)
+    assert len(str(info.value)) < 250
+
+
+def test_huge_values_and_keys_are_quoted_as_excerpts(tmp_path):
+    big = "x" * 50_000
+    err = config_error(tmp_path, f"t1:\n  radius_cap: {big}\n  ? {big}\n  : 1\nperf: {big}\n")
+    assert len(err.errors) == 3 and all(len(e) < 250 for e in err.errors), err.errors
