@@ -14,7 +14,7 @@ from .info import show_config
 from .parity import ParityError
 from .stage import TurnResult, run_smoke_turn, run_turn
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "ConceptGraph",
