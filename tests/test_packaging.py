@@ -1,12 +1,16 @@
 """Packaging: the sdist ships the Cython sources and installs without a compiler (slow: each
-builds from source; ``make wheel-test`` runs them). The fast check of the fallback, blocking the
-compiled module in a subprocess, is in ``test_dispatch.py``.
+builds from source; ``make pypi-test`` runs them on dist/'s sdist, named by ``CLEMATIS_TEST_SDIST``;
+without it they build one from a clean copy of the checkout); the compiler flags setup.py picks.
+The fast check of the fallback, blocking the compiled module in a subprocess, is in
+``test_dispatch.py``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tarfile
@@ -54,7 +58,13 @@ def fallback_report(cwd, site) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sdist(clean_checkout, tmp_path_factory):
+def sdist(request, tmp_path_factory):
+    if given := os.environ.get("CLEMATIS_TEST_SDIST"):
+        path = pathlib.Path(given)
+        if not (path.is_file() and path.name.endswith(".tar.gz")):
+            pytest.fail(f"CLEMATIS_TEST_SDIST={given!r} is not an sdist (.tar.gz) file")
+        return path
+    clean_checkout = request.getfixturevalue("clean_checkout")
     out = tmp_path_factory.mktemp("sdist")
     subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(out),
                     str(clean_checkout)], check=True, capture_output=True)
@@ -84,7 +94,9 @@ def test_sdist_installs_without_a_compiler_and_falls_back_to_python(sdist, tmp_p
                               "--no-deps", "--target", str(site), str(sdist)],
                              env=no_compiler, capture_output=True, text=True)
     assert install.returncode == 0, install.stderr
-    assert f'building extension "{KERNEL}" failed' in install.stdout + install.stderr
+    log = install.stdout + install.stderr
+    assert f'building extension "{KERNEL}" failed' in log
+    assert "-ffp-contract=off" in log  # the compile command that `false` refused
     assert list(site.glob("clematis/_kernels/_t1.pyx"))
     assert not list(site.glob("clematis/_kernels/_t1*.so")) + list(site.glob("clematis/_kernels/_t1*.pyd"))
 
@@ -97,3 +109,26 @@ def test_sdist_installs_without_a_compiler_and_falls_back_to_python(sdist, tmp_p
     assert report["config"]["backend"]["active"] == "python"
     assert report["config"]["kernel"]["importable"] is False
     assert report["config"]["kernel"]["import_error"] == report["reason"]
+
+
+@pytest.fixture(scope="module")
+def setup_script():
+    """setup.py imported as a module (it only calls setup() when run as __main__)."""
+    pytest.importorskip("Cython", reason="setup.py imports Cython (a build requirement)")
+    spec = importlib.util.spec_from_file_location("clematis_setup_script", REPO / "setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("compiler_type", ["unix", "mingw32", "cygwin"])
+def test_gcc_and_clang_compile_without_contraction(setup_script, compiler_type):
+    flags = setup_script.compile_flags(compiler_type)
+    assert "-ffp-contract=off" in flags and "-fno-fast-math" in flags
+    assert not [flag for flag in flags if flag.startswith("/")]
+
+
+def test_msvc_gets_precise_floats_and_no_gcc_options(setup_script):
+    flags = setup_script.compile_flags("msvc")
+    assert "/fp:precise" in flags
+    assert not [flag for flag in flags if flag.startswith("-")]
