@@ -26,7 +26,8 @@ demo: install
 	cd /tmp && $(abspath $(PY)) -m clematis.demo
 
 lint: install
-	$(VENV)/bin/ruff check clematis tests benchmarks setup.py
+	$(VENV)/bin/ruff check clematis tests benchmarks setup.py tools
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 
 test: install lint
 	$(VENV)/bin/pytest -q -m "not slow" tests
