@@ -6,6 +6,7 @@ the pure-Python reference (``python``).
 
 from . import datasets, t1
 from ._backend import NativeUnavailableError
+from ._version import __version__
 from .api import T1Result, propagate
 from .batch import propagate_many
 from .config import ConfigError, load_config
@@ -13,8 +14,6 @@ from .graph import ConceptGraph
 from .info import show_config
 from .parity import ParityError
 from .stage import TurnResult, run_smoke_turn, run_turn
-
-from ._version import __version__
 
 __all__ = [
     "ConceptGraph",
