@@ -7,13 +7,18 @@ The fast check of the fallback, blocking the compiled module in a subprocess, is
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import tarfile
+import time
+import urllib.parse
+import urllib.request
 
 import pytest
 from conftest import REPO
@@ -132,3 +137,66 @@ def test_msvc_gets_precise_floats_and_no_gcc_options(setup_script):
     flags = setup_script.compile_flags("msvc")
     assert "/fp:precise" in flags
     assert not [flag for flag in flags if flag.startswith("-")]
+
+
+def load_tool(name: str):
+    """A script of tools/ imported as a module."""
+    spec = importlib.util.spec_from_file_location(f"clematis_tool_{name}", REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_min_deps_pins_each_dependency_to_its_floor(tmp_path):
+    min_deps = load_tool("min_deps")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["numpy>=1.26.4", "SciPy>=1.12,<2", "tqdm"]\n')
+    assert min_deps.floor_pins(["numpy", "scipy"], pyproject) == ["numpy==1.26.4", "SciPy==1.12"]
+    with pytest.raises(ValueError, match="tqdm: expected one '>=' floor"):
+        min_deps.floor_pins(["tqdm"], pyproject)
+    with pytest.raises(ValueError, match="pandas: not a runtime dependency"):
+        min_deps.floor_pins(["pandas"], pyproject)
+
+
+@pytest.fixture
+def local_index(tmp_path):
+    """tools/local_index.py serving a directory with one (fake) wheel; yields (process, url, wheel)."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    wheel = dist / "Clematis-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(os.urandom(64))
+    url_file = tmp_path / "url"
+    server = subprocess.Popen([sys.executable, str(REPO / "tools" / "local_index.py"), str(dist),
+                               "--url-file", str(url_file), "--lifetime", "60"], stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if url_file.exists() or server.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert url_file.exists(), server.stderr.read().decode() if server.poll() is not None else "no URL"
+        yield server, url_file.read_text().strip(), wheel
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def test_local_index_serves_a_pep503_project_page_with_hashes(local_index):
+    server, url, wheel = local_index
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/simple/")
+    page = urllib.request.urlopen(url + "clematis/", timeout=10).read().decode()
+    (href,) = re.findall(r'href="([^"]+)"', page)
+    path, _, digest = href.partition("#sha256=")
+    assert path.endswith("/" + wheel.name) and digest == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert urllib.request.urlopen(urllib.parse.urljoin(url + "clematis/", path), timeout=10).read() == \
+        wheel.read_bytes()
+    server.terminate()
+    assert server.wait(timeout=10) == 0
+
+
+def test_local_index_refuses_a_file_that_is_no_distribution(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "clematis-0.1.0.zip").write_text("x")
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "local_index.py"), str(tmp_path),
+                          "--url-file", str(tmp_path / "url")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "no wheel or sdist to serve" in run.stderr
+    assert not (tmp_path / "url").exists()
