@@ -84,7 +84,7 @@ def test_sdist_ships_the_cython_sources_and_no_generated_code(sdist):
     cython_sources = {str(path.relative_to(REPO)) for path in (REPO / "clematis" / "_kernels").iterdir()
                       if path.suffix in (".pyx", ".pxd")}
     assert cython_sources and cython_sources <= names
-    assert "setup.py" in names and "tests/conftest.py" in names
+    assert {"setup.py", "tests/conftest.py", "LICENSE", "CHANGELOG.md", "tools/local_index.py"} <= names
     assert not [name for name in names if name.endswith((".so", ".pyd", ".o"))]
     assert not [name for name in names if name.startswith("clematis/") and name.endswith(".c")]
     tracked_c = {str(path.relative_to(REPO)) for path in (REPO / "benchmarks").rglob("*.c")}
