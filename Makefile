@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clematis-installed
 SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
 
-.PHONY: install demo test lint fuzz parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test decay-study clean
+.PHONY: install demo test lint fuzz parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test pypi-test decay-study clean
 
 install: $(STAMP)
 
@@ -27,8 +27,9 @@ demo: install
 
 # ruff, and the layer contract of docs/architecture.md (import-linter, configured in pyproject.toml).
 lint: install
-	$(VENV)/bin/ruff check clematis tests benchmarks setup.py
+	$(VENV)/bin/ruff check clematis tests benchmarks setup.py tools
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
 
 # Two passes, as msgpack does: the installed build, then the compiled modules blocked
 # (CLEMATIS_PUREPYTHON=1): tests marked `native` fail without the kernel in the first and are
@@ -59,16 +60,30 @@ native-full-chain-verify: install
 	$(VENV)/bin/clematis-native verify --dataset "$(DATASET)" --golden "$(GOLDEN)" --run "$(RUN)" \
 		--threads "$(THREADS)"
 
-# The sdist, and the wheel built from it (abi3 unless CLEMATIS_LIMITED_API=0), into dist/.
+# The sdist, and the wheel built from it (abi3 unless CLEMATIS_LIMITED_API=0), into dist/. On
+# Linux the wheel is repaired into a manylinux one and the linux_* original removed (PyPI refuses
+# that tag). Then the checks an upload would fail on: metadata (twine) and contents.
 wheel: install
 	rm -rf dist
 	$(PY) -m build --outdir dist .
+ifeq ($(shell uname -s),Linux)
+	PATH="$(abspath $(VENV))/bin:$$PATH" auditwheel repair --wheel-dir dist dist/*-linux_*.whl
+	rm dist/*-linux_*.whl
+endif
+	$(VENV)/bin/twine check --strict dist/*
+	$(VENV)/bin/check-wheel-contents dist/*.whl
 
 # Audit the wheel, then install it into a fresh venv per CPython 3.11-3.13 found on the machine and
-# run the suite from a temporary directory; finally the sdist's no-compiler fallback (slow tests).
+# run the suite from a temporary directory.
 wheel-test: wheel
 	ABI3AUDIT=$(VENV)/bin/abi3audit AUDITWHEEL=$(VENV)/bin/auditwheel tools/wheel-test.sh dist
-	$(VENV)/bin/pytest -q -m slow tests/test_packaging.py
+
+# A user's install: `pip install clematis==VERSION` by name from dist/ served on 127.0.0.1, the
+# kernel and the suite checked from outside the checkout; then dist/'s sdist built without a
+# compiler (CC=false) must fall back to the Python backend (the slow tests of test_packaging.py).
+pypi-test: wheel
+	PYTHON=$(PYTHON) INDEX_PYTHON=$(PY) tools/pypi-test.sh dist
+	CLEMATIS_TEST_SDIST=$(abspath $(wildcard dist/*.tar.gz)) $(VENV)/bin/pytest -q -m slow tests/test_packaging.py
 
 # The decay-table study (benchmarks/RESULTS.md): correct rounding of rate**d vs this machine's powf
 # over DECAY_STUDY_SAMPLES float32 rates per sampling, then the dump checked against clematis and NumPy.

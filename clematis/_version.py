@@ -1,3 +1,3 @@
-"""The version, single-sourced: pyproject.toml reads it at build time."""
+"""The version, in one place: ``pyproject.toml`` reads it (dynamic) and ``clematis`` re-exports it."""
 
 __version__ = "0.1.0"
