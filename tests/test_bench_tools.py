@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import pathlib
 import shutil
@@ -13,6 +14,27 @@ from callgrind import NATIVE_KERNEL_ENTRY, event_totals, function_symbols, match
 from conftest import REPO
 
 BENCHMARKS = REPO / "benchmarks"
+TESTS = REPO / "tests"
+
+
+def imports_from_tests(path: pathlib.Path, test_modules: set[str]) -> list[str]:
+    """The test modules a Python file imports, or loads by a path through tests/."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if alias.name.split(".")[0] in test_modules]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found += [node.module] if node.module.split(".")[0] in test_modules else []
+        elif isinstance(node, ast.Constant) and node.value in ("tests", "conftest.py"):
+            found.append(f"path {node.value!r} (line {node.lineno})")
+    return found
+
+
+def test_benchmarks_import_nothing_from_tests():
+    test_modules = {"tests", *(path.stem for path in TESTS.glob("*.py"))}
+    found = {str(path.relative_to(REPO)): imports_from_tests(path, test_modules)
+             for path in BENCHMARKS.rglob("*.py")}
+    assert {path: names for path, names in found.items() if names} == {}
 
 
 def test_every_benchmark_file_is_collected(tmp_path):
