@@ -2,10 +2,11 @@
 
 Builds both wheels from a clean copy of this checkout with the running interpreter
 (``CLEMATIS_LIMITED_API=1`` and ``=0``), installs each into its own temporary directory and times
-the perf-smoke queries (8000 nodes, 50000 edges, seeds 0..23 and 0..3, default parameters) in
-child processes that import only that build. Rounds alternate between the builds so the noise of a
-shared machine hits both alike; the ratio is abi3 / specific of each build's best time over all
-rounds (> 1 means abi3 is slower); the median ratio of the rounds shows how much noise there was.
+the perf-smoke queries (8000 nodes, 50000 edges, seeds 0..23 and 0..3, default parameters without
+a pop budget, as in ``compare.py``) in child processes that import only that build. Rounds
+alternate between the builds so the noise of a shared machine hits both alike; the ratio is
+abi3 / specific of each build's best time over all rounds (> 1 means abi3 is slower); the median
+ratio of the rounds shows how much noise there was.
 ``--callgrind`` adds instruction counts (valgrind), which do not depend on machine load: those
 executed inside the compiled ``propagate_batch`` entry point (argument unpacking, buffer access,
 the T1 loop, the output arrays) for one run of each query; the symbol pattern is
@@ -32,6 +33,7 @@ from t1_workloads import smoke_graph  # in a child, clematis is the build on its
 
 BUILDS = {"abi3": "1", "specific": "0"}
 QUERIES = {"seeds 0..23": range(24), "seeds 0..3": range(4)}
+PARAMS = {"queue_budget": 0}  # the perf-smoke workload: default parameters, no pop budget
 
 
 def build_and_install(name: str, workdir: pathlib.Path) -> pathlib.Path:
@@ -76,11 +78,11 @@ def child(repeats: int, warmup: int, labels: list[str]) -> None:
     for label in labels:
         seeds = list(QUERIES[label])
         for _ in range(warmup):
-            clematis.propagate(graph, seeds, backend="native")
+            clematis.propagate(graph, seeds, backend="native", **PARAMS)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            clematis.propagate(graph, seeds, backend="native")
+            clematis.propagate(graph, seeds, backend="native", **PARAMS)
             times.append(time.perf_counter() - start)
         seconds[label] = min(times) if times else None
     print(json.dumps({"kernel": kernel.__file__, "seconds": seconds}))
