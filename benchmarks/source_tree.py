@@ -11,7 +11,8 @@ import shutil
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "wheelhouse", "*.egg-info", "*.so",
-                                     "*.pyd", "*.o", "__pycache__", ".benchmarks", ".hypothesis")
+                                     "*.pyd", "*.o", "__pycache__", ".benchmarks", ".hypothesis",
+                                     ".ruff_cache")
 
 
 def _not_source(directory: str, names: list[str]) -> set[str]:
