@@ -2,13 +2,15 @@
 
 Builds both wheels from a clean copy of this checkout with the running interpreter
 (``CLEMATIS_LIMITED_API=1`` and ``=0``), installs each into its own temporary directory and times
-the perf-smoke queries (8000 nodes, 50000 edges, seeds 0..23 and 0..3, default parameters) in
-child processes that import only that build. Rounds alternate between the builds so the noise of a
-shared machine hits both alike; the ratio is abi3 / specific of each build's best time over all
-rounds (> 1 means abi3 is slower); the median ratio of the rounds shows how much noise there was.
+the perf-smoke queries (8000 nodes, 50000 edges, seeds 0..23 and 0..3, default parameters without
+a pop budget, as in ``compare.py``) in child processes that import only that build. Rounds
+alternate between the builds so the noise of a shared machine hits both alike; the ratio is
+abi3 / specific of each build's best time over all rounds (> 1 means abi3 is slower); the median
+ratio of the rounds shows how much noise there was.
 ``--callgrind`` adds instruction counts (valgrind), which do not depend on machine load: those
-executed inside the compiled ``propagate`` entry point (argument unpacking, buffer access, the T1
-loop, the output arrays) for one run of each query.
+executed inside the compiled ``propagate_batch`` entry point (argument unpacking, buffer access,
+the T1 loop, the output arrays) for one run of each query; the symbol pattern is
+``callgrind.NATIVE_KERNEL_ENTRY``.
 
     .venv/bin/python benchmarks/abi3_vs_specific.py [--rounds 7] [--repeats 5] [--callgrind]
 """
@@ -16,34 +18,27 @@ loop, the output arrays) for one run of each query.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import pathlib
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from callgrind import NATIVE_KERNEL_ENTRY, callgrind_command, event_totals
+from source_tree import copy_source_tree
+from t1_workloads import smoke_graph  # in a child, clematis is the build on its PYTHONPATH
+
 BUILDS = {"abi3": "1", "specific": "0"}
 QUERIES = {"seeds 0..23": range(24), "seeds 0..3": range(4)}
-KERNEL_ENTRY = "__pyx_fuse_*propagate"  # Cython's wrappers of the int32 and int64 specialisations
-
-
-def load_test_helpers():
-    """tests/conftest.py (graph builders, source copy), loaded by path: it is not a package."""
-    spec = importlib.util.spec_from_file_location("clematis_test_helpers", REPO / "tests" / "conftest.py")
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
-    return helpers
+PARAMS = {"queue_budget": 0}  # the perf-smoke workload: default parameters, no pop budget
 
 
 def build_and_install(name: str, workdir: pathlib.Path) -> pathlib.Path:
     """Build one variant's wheel from a clean source copy; return the directory it is installed in."""
-    source = load_test_helpers().copy_source_tree(workdir / f"src-{name}")
+    source = copy_source_tree(workdir / f"src-{name}")
     wheels = workdir / f"wheel-{name}"
     env = {**os.environ, "CLEMATIS_LIMITED_API": BUILDS[name]}
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-build-isolation", "--no-deps",
@@ -71,7 +66,6 @@ def run_child(site: pathlib.Path, repeats: int, warmup: int, labels=tuple(QUERIE
 
 def child(repeats: int, warmup: int, labels: list[str]) -> None:
     """Time the queries with whichever clematis is importable; print one JSON line."""
-    graphs = load_test_helpers()
     import clematis._kernels._t1 as kernel
 
     import clematis
@@ -79,16 +73,16 @@ def child(repeats: int, warmup: int, labels: list[str]) -> None:
 
     if not native_t1.available():
         raise RuntimeError(f"the compiled kernel did not import: {native_t1.unavailable_reason()}")
-    graph = graphs.smoke_graph()
+    graph = smoke_graph()
     seconds = {}
     for label in labels:
         seeds = list(QUERIES[label])
         for _ in range(warmup):
-            clematis.propagate(graph, seeds, backend="native")
+            clematis.propagate(graph, seeds, backend="native", **PARAMS)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            clematis.propagate(graph, seeds, backend="native")
+            clematis.propagate(graph, seeds, backend="native", **PARAMS)
             times.append(time.perf_counter() - start)
         seconds[label] = min(times) if times else None
     print(json.dumps({"kernel": kernel.__file__, "seconds": seconds}))
@@ -97,10 +91,8 @@ def child(repeats: int, warmup: int, labels: list[str]) -> None:
 def instructions(site: pathlib.Path, workdir: pathlib.Path, label: str) -> int:
     """Instructions inside the kernel's entry point (Cython's typed wrapper) for one run of a query."""
     out = pathlib.Path(tempfile.mkstemp(prefix=f"callgrind-{site.name}-", dir=workdir)[1])
-    run_child(site, 1, 0, (label,),
-              ["valgrind", "--tool=callgrind", "--quiet", "--collect-atstart=no",
-               f"--toggle-collect={KERNEL_ENTRY}", f"--callgrind-out-file={out}"])
-    return int(re.search(r"^summary:\s+(\d+)", out.read_text(), re.MULTILINE).group(1))
+    run_child(site, 1, 0, (label,), callgrind_command(NATIVE_KERNEL_ENTRY, out))
+    return event_totals(out, NATIVE_KERNEL_ENTRY)["Ir"]
 
 
 def main() -> None:
@@ -135,7 +127,7 @@ def main() -> None:
                   f"{min(abi3) / min(specific):14.4f} {per_round:17.4f}")
 
         if args.callgrind:
-            print(f"\ncallgrind instructions in {KERNEL_ENTRY}, one run of each query")
+            print(f"\ncallgrind instructions in {NATIVE_KERNEL_ENTRY}, one run of each query")
             print(f"{'query':12s} {'abi3':>15s} {'specific':>15s} {'abi3/specific':>14s}")
             for label in QUERIES:
                 abi3, specific = (instructions(site, workdir, label) for site in sites.values())

@@ -17,19 +17,9 @@ import statistics
 import time
 
 import numpy as np
-import scipy.sparse as sp
+from t1_workloads import uniform_graph
 
 import clematis
-
-
-def uniform_graph(n: int, degree: int, seed: int) -> clematis.ConceptGraph:
-    """``n`` nodes with ``degree`` random out-edges each, weights uniform in [0.2, 1.0)."""
-    rng = np.random.default_rng(seed)
-    m = n * degree
-    indptr = np.arange(0, m + 1, degree, dtype=np.int32)
-    indices = rng.integers(0, n, m, dtype=np.int32)
-    weights = rng.uniform(0.2, 1.0, m).astype(np.float32)
-    return clematis.ConceptGraph.from_csr(sp.csr_array((weights, indices, indptr), shape=(n, n)))
 
 
 def timed(graph, seed_sets, workers: int, params: dict) -> tuple[float, float]:

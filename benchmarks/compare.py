@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,28 +26,15 @@ from pathlib import Path
 
 import numpy as np
 from c_baseline import CBaseline, build_library
+from callgrind import C_BASELINE_ENTRY, NATIVE_KERNEL_ENTRY, callgrind_command, event_totals
 from t1_workloads import first_seeds, smoke_graph
 
 from clematis.api import Query
+from clematis.parity import identical
 
 # callgrind collects only inside these functions: the compiled call with its argument handling
-# and outputs (the Cython wrapper; libffi's ffi_call, as callgrind sees no call into the C kernel)
-KERNEL_SYMBOLS = {
-    "native": "__pyx_fuse_*__pyx_pw_*_t1_*propagate",
-    "c": "ffi_call",
-}
-
-
-def identical(a, b) -> bool:
-    """Same node ids and dtype, same float32 bits, same metrics."""
-    (na, va, ma), (nb, vb, mb) = a, b
-    return (na.dtype == nb.dtype and np.array_equal(na, nb)
-            and np.array_equal(va.view(np.int32), vb.view(np.int32)) and ma == mb)
-
-
-def as_triple(result) -> tuple:
-    """``(nodes, values, metrics)`` of a T1Result or of the C baseline's tuple."""
-    return result if isinstance(result, tuple) else (result.nodes, result.values, result.metrics)
+# and outputs (benchmarks/callgrind.py)
+KERNEL_SYMBOLS = {"native": NATIVE_KERNEL_ENTRY, "c": C_BASELINE_ENTRY}
 
 
 def interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -90,13 +76,13 @@ class Workbench:
 
 def compare(name: str, other: Callable, native: Callable, k: int,
             repeats: int, target: str) -> None:
-    expected = as_triple(native())
-    if not identical(expected, as_triple(other())):
+    expected = native()
+    if not identical(expected, other()):
         sys.exit(f"MISMATCH: {name} and native differ on seeds 0..{k - 1}; the timing would be meaningless")
     medians = interleaved_medians({"native": native, name: other}, repeats)
     ratio = medians[name] / medians["native"]
-    print(f"\nseeds 0..{k - 1}: identical results, pops {expected[2]['pops']:,}, "
-          f"propagations {expected[2]['propagations']:,} (median of {repeats} interleaved runs)")
+    print(f"\nseeds 0..{k - 1}: identical results, pops {expected.metrics['pops']:,}, "
+          f"propagations {expected.metrics['propagations']:,} (median of {repeats} interleaved runs)")
     print(f"  native  {medians['native'] * 1e3:10.2f} ms")
     print(f"  {name:<7} {medians[name] * 1e3:10.2f} ms")
     print(f"  native is {ratio:.2f}x faster than {name}  (target: {target})")
@@ -105,18 +91,13 @@ def compare(name: str, other: Callable, native: Callable, k: int,
 def callgrind_counts(backend: str, k: int, library: Path, workdir: Path) -> dict[str, int]:
     """Instructions and simulated cache misses inside one compiled call of ``backend``."""
     out = workdir / f"callgrind.{backend}.out"
+    pattern = KERNEL_SYMBOLS[backend]
     subprocess.run(
-        ["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--callgrind-out-file={out}",
-         f"--toggle-collect={KERNEL_SYMBOLS[backend]}", sys.executable, __file__,
+        [*callgrind_command(pattern, out, "--cache-sim=yes"), sys.executable, __file__,
          "--worker", backend, "--seeds", str(k), "--library", str(library)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    text = out.read_text()
-    events = re.search(r"^events: (.+)$", text, re.MULTILINE)
-    totals = re.search(r"^(?:totals|summary): (.+)$", text, re.MULTILINE)
-    if events is None or totals is None:
-        raise RuntimeError(f"no event totals in {out}")
-    counts = dict(zip(events.group(1).split(), map(int, totals.group(1).split()), strict=False))
+    counts = event_totals(out, pattern)
     return {
         "instructions": counts["Ir"],
         "L1 data misses": counts.get("D1mr", 0) + counts.get("D1mw", 0),

@@ -1,5 +1,7 @@
 """Fixtures of the T1 benchmarks (``make bench``): graphs, and queries prepared per backend.
 
+Both ``test_*.py`` and ``bench_*.py`` files here are collected (:func:`pytest_collect_file`).
+
 The ``prepare`` fixture is parametrised (indirectly) over backends, so every benchmark group
 shows its backends side by side. A prepared query runs only the kernel call path
 (``Query.run_validated``, or the ctypes call of the C baseline); its inputs are built beforehand.
@@ -8,6 +10,7 @@ shows its backends side by side. A prepared query runs only the kernel call path
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +19,17 @@ from t1_workloads import first_seeds, padded_smoke_graph, smoke_graph
 
 from clematis import ConceptGraph
 from clematis.api import Query
+from clematis.parity import identical
 
 Triple = tuple[np.ndarray, np.ndarray, dict]
+BENCH_FILES = "bench_*.py"  # besides pytest's default python_files (test_*.py)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Collect ``bench_*.py`` as test modules (a file named on the command line already is)."""
+    if file_path.match(BENCH_FILES) and not parent.session.isinitpath(file_path):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +106,6 @@ def expected() -> Callable[..., Triple]:
 @pytest.fixture
 def assert_same() -> Callable[[Triple, Triple], None]:
     def check(got: Triple, want: Triple) -> None:
-        np.testing.assert_array_equal(got[0], want[0])
-        np.testing.assert_array_equal(got[1].view(np.int32), want[1].view(np.int32))
-        assert got[2] == want[2]
+        assert identical(got, want), "the benchmarked call did not return the native result, bit for bit"
 
     return check

@@ -1,4 +1,8 @@
-"""Graphs and seeds the benchmarks share: the design's perf-smoke shape (issue 2, "Speed")."""
+"""The graphs and seeds that benchmarks and tests share: the design's perf-smoke shape (issue 2,
+"Speed") and a large uniform graph for the batch benchmarks.
+
+Tests import this module (pytest's ``pythonpath``); nothing in benchmarks/ imports from tests/.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +52,16 @@ def padded_smoke_graph(n_base: int, n: int, seed: int = SMOKE_SEED) -> ConceptGr
     weights = np.concatenate([p.data for p in parts])
     return as_graph(sp.csr_array((weights, indices.astype(np.int32), indptr.astype(np.int32)),
                                  shape=(n, n)))
+
+
+def uniform_graph(n: int, degree: int, seed: int) -> ConceptGraph:
+    """``n`` nodes with ``degree`` random out-edges each, weights uniform in [0.2, 1.0)."""
+    rng = np.random.default_rng(seed)
+    m = n * degree
+    indptr = np.arange(0, m + 1, degree, dtype=np.int32)
+    indices = rng.integers(0, n, m, dtype=np.int32)
+    weights = rng.uniform(0.2, 1.0, m).astype(np.float32)
+    return ConceptGraph.from_csr(sp.csr_array((weights, indices, indptr), shape=(n, n)))
 
 
 def first_seeds(k: int) -> np.ndarray:

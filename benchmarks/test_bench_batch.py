@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from batch_scaling import uniform_graph
+from t1_workloads import uniform_graph
 
 import clematis
 from clematis.datasets import load_demo_graph

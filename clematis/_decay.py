@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._exact_pow import exp_floor_table
-from ._params import Decay
+from ._params import Decay, T1Params
 
 
 def attn_quad(alpha: np.float32, d: int) -> np.float32:
@@ -47,3 +47,8 @@ def decay_table(decay: Decay, length: int) -> np.ndarray:
 def table_length(radius_cap: int, iter_cap_layers: int, n_nodes: int) -> int:
     """Distances that can receive a contribution: ``1 .. min(radius_cap, iter_cap_layers, n)``."""
     return min(radius_cap, iter_cap_layers, n_nodes) + 1
+
+
+def decay_for(params: T1Params, n_nodes: int) -> np.ndarray:
+    """The decay table a query with ``params`` on an ``n_nodes`` graph reads."""
+    return decay_table(params.decay, table_length(params.radius_cap, params.iter_cap_layers, n_nodes))

@@ -9,7 +9,7 @@ from typing import Unpack
 import numpy as np
 
 from ._backend import resolve_backend
-from ._decay import decay_table, table_length
+from ._decay import decay_for
 from ._kernel_calls import run_query
 from ._params import T1Options, T1Params
 from ._validation import as_array, validate_seeds
@@ -55,9 +55,7 @@ class Query:
         self.graph = graph
         self.params = T1Params.build("user", **params)
         self.backend = resolve_backend(backend)
-        p = self.params
-        length = table_length(p.radius_cap, p.iter_cap_layers, graph.n_nodes)
-        self.decay = decay_table(p.decay, length)
+        self.decay = decay_for(self.params, graph.n_nodes)
 
     def seeds(self, seed_nodes, seed_weights=None, *, where: str = "seed_nodes"):
         """Seed indices (from ids or indices, or a ``{node: weight}`` mapping) and float32

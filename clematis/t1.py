@@ -7,7 +7,7 @@ from typing import Unpack
 import numpy as np
 
 from ._backend import resolve_backend
-from ._decay import decay_table, table_length
+from ._decay import decay_for
 from ._kernel_calls import run_query
 from ._params import KernelCaps, T1Params
 from ._validation import validate_graph_arrays, validate_seeds
@@ -49,6 +49,4 @@ def propagate_one_graph(
         "contract", decay="exp_floor", rate=rate, floor=floor, radius_cap=radius_cap,
         iter_cap_layers=iter_cap_layers, node_budget=node_budget, **caps,
     )
-    length = table_length(params.radius_cap, params.iter_cap_layers, graph.n_nodes)
-    decay = decay_table(params.decay, length)
-    return run_query(graph, nodes, weights32, decay, params, chosen)
+    return run_query(graph, nodes, weights32, decay_for(params, graph.n_nodes), params, chosen)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pathlib
-import shutil
 
 import numpy as np
 import pytest
+from source_tree import copy_source_tree  # shared with benchmarks/abi3_vs_specific.py
 from t1_workloads import smoke_graph  # noqa: F401  (the perf-smoke graph, shared with benchmarks)
 
 import clematis
@@ -17,19 +17,6 @@ from clematis.datasets import load_demo_graph
 from clematis.parity import identical  # noqa: F401  (the one comparator, for the tests)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "wheelhouse", "*.egg-info", "*.so",
-                                     "*.pyd", "*.o", "__pycache__", ".benchmarks", ".hypothesis")
-
-
-def _not_source(directory: str, names: list[str]) -> set[str]:
-    generated_c = {name for name in names if name.endswith(".c")} if directory.endswith("_kernels") else set()
-    return _NOT_SOURCE(directory, names) | generated_c
-
-
-def copy_source_tree(dest: pathlib.Path) -> pathlib.Path:
-    """A clean copy of the checkout (no venv, build output or Cython-generated C) to build from."""
-    shutil.copytree(REPO, dest, ignore=_not_source)
-    return dest
 
 
 def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=1.0):

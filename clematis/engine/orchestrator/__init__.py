@@ -1,0 +1,1 @@
+"""The design's orchestrator path; see :mod:`clematis.engine`."""

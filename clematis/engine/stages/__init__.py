@@ -1,0 +1,1 @@
+"""The design's stage path; see :mod:`clematis.engine`."""
