@@ -41,7 +41,7 @@ test: install lint
 # The fuzz suite, randomized, FUZZ_EXAMPLES inputs per test (make test runs a short fixed pass).
 FUZZ_EXAMPLES ?= 5000
 fuzz: install
-	CLEMATIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/test_fuzz.py
+	CLEMATIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/kernel_contract/test_fuzz.py
 
 parity-sweep: install
 	CLEMATIS_PARITY_EXAMPLES=3000 $(VENV)/bin/pytest -q -m slow tests
@@ -83,7 +83,7 @@ wheel-test: wheel
 # compiler (CC=false) must fall back to the Python backend (the slow tests of test_packaging.py).
 pypi-test: wheel
 	PYTHON=$(PYTHON) INDEX_PYTHON=$(PY) tools/pypi-test.sh dist
-	CLEMATIS_TEST_SDIST=$(abspath $(wildcard dist/*.tar.gz)) $(VENV)/bin/pytest -q -m slow tests/test_packaging.py
+	CLEMATIS_TEST_SDIST=$(abspath $(wildcard dist/*.tar.gz)) $(VENV)/bin/pytest -q -m slow tests/stage_runner_cli/test_packaging.py
 
 # The decay-table study (benchmarks/RESULTS.md): correct rounding of rate**d vs this machine's powf
 # over DECAY_STUDY_SAMPLES float32 rates per sampling, then the dump checked against clematis and NumPy.

@@ -1,7 +1,7 @@
 """Digests of today's outputs ("freeze the bits"): every later change must keep them.
 
 ``python tests/bits_digests.py --write`` rewrites ``tests/golden/bits.json``; do that only with a
-reason stated in the commit message. ``tests/test_frozen_bits.py`` recomputes every digest.
+reason stated in the commit message. ``tests/kernel_contract/test_frozen_bits.py`` recomputes every digest.
 Each digest hashes the exact bytes of a result: node ids, float32 value bits and metrics.
 """
 

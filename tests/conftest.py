@@ -1,36 +1,19 @@
-"""Shared fixtures. Tests import the *installed* clematis (``--import-mode=importlib``)."""
+"""Shared fixtures and hooks (helpers live in helpers.py). Tests import the *installed* clematis
+(``--import-mode=importlib``)."""
 
 from __future__ import annotations
 
 import pathlib
 
-import numpy as np
 import pytest
 from source_tree import copy_source_tree  # shared with benchmarks/abi3_vs_specific.py
-from t1_workloads import smoke_graph  # noqa: F401  (the perf-smoke graph, shared with benchmarks)
 
 import clematis
 import clematis._platform
 import clematis.dispatch
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
-from clematis.parity import identical  # noqa: F401  (the one comparator, for the tests)
-
-REPO = pathlib.Path(__file__).resolve().parents[1]
-
-
-def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=1.0):
-    """A random CSR graph as (indptr, indices, weights, rel_code, rel_mult, key_rank)."""
-    rng = np.random.default_rng(seed)
-    src = np.sort(rng.integers(0, n, m)) if n else np.zeros(0, np.int64)
-    dst = rng.integers(0, n, m) if n else np.zeros(0, np.int64)
-    indptr = np.zeros(n + 1, dtype=index_dtype)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    weights = rng.uniform(low, high, m).astype(np.float32)
-    return (indptr, dst.astype(index_dtype), weights, np.zeros(m, np.int32),
-            np.full(m, 0.6, np.float32), np.arange(n, dtype=np.int32))
-
-
+from clematis.parity import compare, identical
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +23,9 @@ def demo_graph() -> clematis.ConceptGraph:
 
 @pytest.fixture
 def assert_identical():
+    """``check(a, b)``: the two results are bit-identical (:func:`clematis.parity.identical`)."""
     def check(a, b):
-        assert a[0].dtype == b[0].dtype
-        np.testing.assert_array_equal(a[0], b[0])
-        np.testing.assert_array_equal(a[1].view(np.int32), b[1].view(np.int32))
-        assert a[2] == b[2]
+        assert identical(a, b), f"results differ: {compare(a, b).summary()}"
     return check
 
 

@@ -7,10 +7,10 @@ import sys
 
 import pytest
 from distributed import Client, LocalCluster
+from helpers import PARAM_SETS, assert_same_results, demo_seed_sets
 
 import clematis
 import clematis.dask
-from tests.test_batch import PARAM_SETS, assert_same_results, demo_seed_sets
 
 
 @pytest.fixture(scope="module")

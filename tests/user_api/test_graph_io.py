@@ -19,7 +19,7 @@ import clematis
 from clematis import ConceptGraph
 from clematis._graph_file import LOAD_MAX_EDGES, LOAD_MAX_NODES, MAX_COMPRESSION_RATIO
 
-DATA = pathlib.Path(__file__).resolve().parent / "data"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 EDGES = [("a", "b", 0.5, "supports"), ("b", "c", 0.25, "associates"), ("c", "a", 0.75, "contradicts"),
          ("a", "c", 1.0, "supports")]
 SMALL_PEAK = 4 << 20  # bytes: what refusing a bad file may allocate at most

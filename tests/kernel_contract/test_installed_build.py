@@ -12,7 +12,7 @@ import clematis
 import clematis.native.t1
 from clematis.datasets import load_demo_graph
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.native

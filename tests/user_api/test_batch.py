@@ -8,65 +8,16 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import PARAM_SETS, assert_same_results, demo_seed_sets, one_by_one, smoke_graph
 
 import clematis
 import clematis.batch
 from clematis._kernel_calls import workspaces_for
 from clematis._kernels import _t1
 from clematis._params import T1Params
-from tests.conftest import smoke_graph
-
-PARAM_SETS = {
-    "defaults": {"queue_budget": 600},
-    "caps": {"frontier_cap": 12, "visited_cap": 40, "dedupe_window": 6, "queue_budget": 400,
-             "relax_cap": 2500},
-    "attn_quad": {"decay": "attn_quad", "alpha": 0.5, "radius_cap": 3, "node_budget": 0.9,
-                  "queue_budget": 800},
-}
-
 
 CONTRACT = T1Params.build("contract", decay="exp_floor", rate=0.6, floor=0.05, radius_cap=4,
                           iter_cap_layers=50, node_budget=1.5)
-
-
-def demo_seed_sets(graph: clematis.ConceptGraph, count: int, seed: int = 5) -> list:
-    """Seed sets in every accepted form: ids, indices, {id: weight}, (nodes, weights), empty."""
-    rng = np.random.default_rng(seed)
-    ids = graph.node_ids
-    sets: list = []
-    for q in range(count):
-        picks = [int(i) for i in rng.choice(graph.n_nodes, size=int(rng.integers(1, 5)), replace=False)]
-        weights = rng.uniform(-1.0, 1.5, len(picks)).astype(np.float32)
-        form = q % 5
-        if form == 0:
-            sets.append([ids[i] for i in picks])
-        elif form == 1:
-            sets.append(np.array(picks + picks[:1]))  # indices, with a duplicate seed
-        elif form == 2:
-            sets.append({ids[i]: float(w) for i, w in zip(picks, weights, strict=True)})
-        elif form == 3:
-            sets.append((picks, weights))
-        else:
-            sets.append([] if q % 10 == 4 else (tuple(ids[i] for i in picks[:2])))
-    return sets
-
-
-def one_by_one(graph, seed_sets, **kwargs) -> list[clematis.T1Result]:
-    out = []
-    for seed_set in seed_sets:
-        nodes, weights = clematis.batch.split_seed_set(seed_set)
-        out.append(clematis.propagate(graph, nodes, weights, **kwargs))
-    return out
-
-
-def assert_same_results(got, expected):
-    assert len(got) == len(expected)
-    for q, (a, b) in enumerate(zip(got, expected, strict=True)):
-        assert a.nodes.dtype == b.nodes.dtype, q
-        np.testing.assert_array_equal(a.nodes, b.nodes, err_msg=f"query {q}")
-        np.testing.assert_array_equal(a.values.view(np.int32), b.values.view(np.int32), err_msg=f"query {q}")
-        assert a.metrics == b.metrics, q
-        assert a.backend == b.backend and a.graph is b.graph
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import csr_graph, identical, smoke_graph
+from helpers import csr_graph, identical, smoke_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

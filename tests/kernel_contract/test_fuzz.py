@@ -19,7 +19,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import identical
+from helpers import identical
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst

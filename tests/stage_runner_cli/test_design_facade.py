@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import REPO, csr_graph
+from helpers import REPO, csr_graph
 
 from clematis import ConfigError
 from clematis.dispatch import COUNTERS

@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 KERNEL = "clematis._kernels._t1"
 

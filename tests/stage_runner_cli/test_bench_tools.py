@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from callgrind import NATIVE_KERNEL_ENTRY, event_totals, function_symbols, matching_functions
-from conftest import REPO
+from helpers import REPO
 
 BENCHMARKS = REPO / "benchmarks"
 TESTS = REPO / "tests"
@@ -31,7 +31,7 @@ def imports_from_tests(path: pathlib.Path, test_modules: set[str]) -> list[str]:
 
 
 def test_benchmarks_import_nothing_from_tests():
-    test_modules = {"tests", *(path.stem for path in TESTS.glob("*.py"))}
+    test_modules = {"tests", *(path.stem for path in TESTS.rglob("*.py"))}
     found = {str(path.relative_to(REPO)): imports_from_tests(path, test_modules)
              for path in BENCHMARKS.rglob("*.py")}
     assert {path: names for path, names in found.items() if names} == {}

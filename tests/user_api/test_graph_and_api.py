@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import identical, smoke_graph
+from helpers import identical, smoke_graph
 
 import clematis
 from clematis import ConceptGraph
