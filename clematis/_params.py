@@ -31,8 +31,10 @@ DEFAULT_RELATION_MULTIPLIERS: dict[str, float] = {
 def as_budget(name: str, value) -> np.float32:
     """A float32 > 0 (after rounding)."""
     budget = as_float32_scalar(name, value)
+    if not float(value) > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
     if not budget > 0:
-        raise ValueError(f"{name} must be > 0 (after rounding to float32), got {value!r}")
+        raise ValueError(f"{name} must be > 0 after rounding to float32, got {value!r}")
     return budget
 
 

@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import difflib
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 
 from ._backend import backend_name, log_once
-from ._params import DECAY_MODES, DEFAULT_RELATION_MULTIPLIERS, PARAMETERS
-from ._validation import EXCERPT_CHARS, clip, excerpt
+from ._params import DECAY_MODES, DEFAULT_RELATION_MULTIPLIERS, PARAMETERS, as_budget, as_non_negative
+from ._validation import EXCERPT_CHARS, as_count, as_unit_interval, clip, excerpt
 
 logger = logging.getLogger("clematis.config")
 
-MAX_COUNT = np.iinfo(np.int64).max
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config file is a few hundred bytes
 MAX_YAML_ALIASES = 16  # aliases (*name) per file: enough to share a few values, too few for a bomb
 MAX_YAML_DEPTH = 32  # nesting levels of YAML collections
@@ -60,14 +57,23 @@ class Leaf:
     check: Callable[[Any], Any]
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _shared(check: Callable[[str, Any], Any], allowed: str) -> Callable[[Any], Any]:
+    """A leaf check built on the API's scalar validator ``check`` (one rule for both): the
+    value is kept as written; a refusal becomes ``is not <allowed>``."""
+    def leaf(value):
+        try:
+            check("value", value)
+        except (TypeError, ValueError) as exc:
+            note = " (after rounding to float32)" if "rounding" in str(exc) or "overflows" in str(exc) else ""
+            raise _Invalid(f"is not {allowed}{note}") from None
+        return value
+    return leaf
 
 
-def count(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise _Invalid("is not an integer >= 0")
-    return value
+count = _shared(as_count, "an integer >= 0")
+positive = _shared(as_budget, "a number > 0")
+non_negative = _shared(as_non_negative, "a number >= 0")
+unit_interval = _shared(as_unit_interval, "a number in [0, 1]")
 
 
 def optional_count(value) -> int | None:
@@ -78,29 +84,6 @@ def boolean(value) -> bool:
     if not isinstance(value, bool):
         raise _Invalid("is not a boolean (true or false)")
     return value
-
-
-def _float32_number(value, allowed: str, accept: Callable[[float], bool]) -> float:
-    """A finite number that stays finite and within ``accept`` once rounded to float32."""
-    if not _is_number(value) or not math.isfinite(value) or not accept(value):
-        raise _Invalid(f"is not {allowed}")
-    with np.errstate(over="ignore"):
-        rounded = float(np.float32(value))
-    if not (math.isfinite(rounded) and accept(rounded)):
-        raise _Invalid(f"is not {allowed} (after rounding to float32)")
-    return float(value)
-
-
-def positive(value) -> float:
-    return _float32_number(value, "a number > 0", lambda x: x > 0)
-
-
-def non_negative(value) -> float:
-    return _float32_number(value, "a number >= 0", lambda x: x >= 0)
-
-
-def unit_interval(value) -> float:
-    return _float32_number(value, "a number in [0, 1]", lambda x: 0 <= x <= 1)
 
 
 def _native_backend(value) -> str:
