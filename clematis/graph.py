@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from . import display, interop
 from ._params import DEFAULT_RELATION_MULTIPLIERS
 from ._validation import CSRArrays, validate_graph_arrays
 
@@ -77,18 +78,23 @@ class ConceptGraph:
         labels: Sequence[str] | None = None,
         relations: Sequence[str] | None = None,
         relation_multipliers: Mapping[str, float] | None = None,
+        *,
+        rel_code_order: interop.RelCodeOrder | None = None,
     ) -> ConceptGraph:
         """Build from a square SciPy sparse matrix/array (``matrix[u, v]`` = weight of u -> v).
 
-        ``rel_code[e]`` indexes ``relations`` for the e-th stored entry in CSR order (default:
-        every edge is ``relations[0]``). ``relations`` defaults to supports, associates,
-        contradicts; each needs a multiplier in ``relation_multipliers`` (defaults of docs/spec.md §7).
+        ``rel_code[e]`` indexes ``relations`` for the e-th stored entry of a CSR matrix (default:
+        every edge is ``relations[0]``); for any other format say which order it follows with
+        ``rel_code_order="input"`` (the matrix's own entry order, duplicates kept as separate
+        edges) or ``"csr"`` (after SciPy's conversion), see :func:`clematis.interop.csr_entries`.
+        ``relations`` defaults to supports, associates, contradicts; each needs a multiplier in
+        ``relation_multipliers`` (defaults of docs/spec.md §7).
         """
         if not sp.issparse(matrix):
             raise TypeError(f"matrix must be a SciPy sparse matrix or array, got {type(matrix).__name__}")
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"matrix must be square, got shape {matrix.shape}")
-        csr = matrix if matrix.format == "csr" else matrix.tocsr()
+        csr, codes = interop.csr_entries(matrix, rel_code, rel_code_order)
         n, m = csr.shape[0], csr.nnz
         relations = list(relations) if relations is not None else list(DEFAULT_RELATION_MULTIPLIERS)
         multipliers = dict(DEFAULT_RELATION_MULTIPLIERS)
@@ -97,9 +103,6 @@ class ConceptGraph:
         if unknown:
             raise ValueError(f"relations {unknown} have no multiplier; pass relation_multipliers="
                              f"{{{unknown[0]!r}: ...}} (known: {', '.join(sorted(multipliers))})")
-        codes = np.zeros(m, dtype=np.int32) if rel_code is None else np.asarray(rel_code)
-        if codes.shape != (m,):
-            raise ValueError(f"rel_code must have one entry per stored edge ({m}), got shape {codes.shape}")
         if m and (codes.min() < 0 or codes.max() >= len(relations)):
             raise ValueError(f"rel_code values must index relations (0 .. {len(relations) - 1})")
         table = np.array([multipliers[r] for r in relations], dtype=np.float32)
@@ -170,6 +173,59 @@ class ConceptGraph:
             relations=list(relations) or ["supports"],
             relation_multipliers=multipliers,
         )
+
+    @classmethod
+    def from_pandas(
+        cls,
+        df,
+        source: str = "src",
+        target: str = "dst",
+        weight: str | None = "weight",
+        relation: str | None = "relation",
+        labels=None,
+        *,
+        nodes: Iterable[str] | None = None,
+        relation_multipliers: Mapping[str, float] | None = None,
+    ) -> ConceptGraph:
+        """Build from a DataFrame of edges, one row per edge (``pip install 'clematis[pandas]'``).
+
+        Node ids (strings) are numbered by ``nodes``, then first appearance; each node keeps its
+        edges in row order, duplicate rows as separate edges. ``weight=None``: every weight 1.0;
+        ``relation=None``: every edge ``supports``. ``labels``: a mapping or Series id -> label.
+        """
+        return interop.from_pandas(cls, df, source=source, target=target, weight=weight, relation=relation,
+                                   labels=labels, nodes=nodes, relation_multipliers=relation_multipliers)
+
+    @classmethod
+    def from_networkx(
+        cls,
+        G,
+        weight: str = "weight",
+        relation: str = "relation",
+        label: str = "label",
+        *,
+        relation_multipliers: Mapping[str, float] | None = None,
+    ) -> ConceptGraph:
+        """Build from a networkx DiGraph or MultiDiGraph with string nodes
+        (``pip install 'clematis[networkx]'``).
+
+        Nodes keep ``G.nodes`` order, edges ``G.edges`` order (parallel edges kept). Missing edge
+        attributes: weight 1.0, relation ``supports``; a missing node ``label`` is the id. The
+        multipliers in ``G.graph["relation_multipliers"]`` (as :meth:`to_networkx` writes them)
+        apply, updated by ``relation_multipliers``.
+        """
+        return interop.from_networkx(cls, G, weight=weight, relation=relation, label=label,
+                                     relation_multipliers=relation_multipliers)
+
+    def to_pandas(self):
+        """The edges as a DataFrame ``src, dst, weight, relation`` in CSR order."""
+        return interop.to_pandas(self)
+
+    def to_networkx(self, *, multigraph: bool = False):
+        """A networkx DiGraph (``multigraph=True``: a MultiDiGraph, needed for parallel edges):
+        node attribute ``label``, edge attributes ``weight`` and ``relation``; relations and
+        multipliers in ``G.graph``."""
+        return interop.to_networkx(self, multigraph=multigraph)
 
     def with_weights(self, weights) -> ConceptGraph:
         """A new graph with the same structure, ids and relations and new edge weights
@@ -250,8 +306,10 @@ class ConceptGraph:
         return view
 
     def __repr__(self) -> str:
-        return (f"ConceptGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, "
-                f"relations={self.relations})")
+        return display.graph_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.graph_html(self)
 
     # ---- persistence ------------------------------------------------------------------------
 

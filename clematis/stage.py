@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import display
 from ._kernel_calls import run_query
 from ._metrics import zero_metrics
 from ._params import from_config
@@ -21,6 +22,7 @@ from .config import load_config
 from .datasets import DEMO_TEXT, load_demo_graph
 from .dispatch import DispatchPolicy, dispatch, new_counters
 from .graph import ConceptGraph
+from .ranking import top_activations
 from .seeding import seeds_from_text
 
 ENV_LOG_DIR = "CLEMATIS_LOG_DIR"
@@ -54,9 +56,22 @@ class TurnResult:
                        for r in self.graphs],
         }
 
-    def top(self, k: int = 10) -> list[tuple[object, float]]:
-        """The ``k`` largest merged activations as ``(node id, value)``; ties keep merge order."""
-        return sorted(self.merged.items(), key=lambda item: -item[1])[:k]
+    def top(self, k: int = 10) -> list[tuple[object, str, float]]:
+        """The ``k`` largest merged activations as ``(node id, label, activation)``, ranked by
+        :func:`clematis.ranking.top_activations` (activation descending, ties by node id, as in
+        the runner's summary); the label is that of the first graph holding the node."""
+        return [(node, self.label_of(node), value) for node, value in top_activations(self.merged.items(), k)]
+
+    def label_of(self, node) -> str:
+        """The node's label in the first graph that holds it (``""`` when none does)."""
+        graph = next((r.graph for r in self.graphs if node in r.graph), None)
+        return graph.labels[graph.index_of(node)] if graph is not None else ""
+
+    def __repr__(self) -> str:
+        return display.turn_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.turn_html(self)
 
 
 def _check_graphs(graphs) -> tuple[ConceptGraph, ...]:
