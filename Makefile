@@ -25,10 +25,14 @@ $(STAMP): $(PY) $(SOURCES)
 demo: install
 	cd /tmp && $(abspath $(PY)) -m clematis.demo
 
-# ruff, and the layer contract of docs/architecture.md (import-linter, configured in pyproject.toml).
+# ruff, the layer contract of docs/architecture.md (import-linter, configured in pyproject.toml),
+# mypy on the package and on a user's script, and stubtest: the kernels' .pyi against the build.
 lint: install
 	$(VENV)/bin/ruff check clematis tests benchmarks setup.py
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy clematis tests/typing/user_script.py
+	cd /tmp && $(abspath $(PY)) -m mypy.stubtest --allowlist $(abspath tests/typing/stubtest_allowlist.txt) \
+		clematis._kernels._t1 clematis._kernels._gel
 
 # Two passes, as msgpack does: the installed build, then the compiled modules blocked
 # (CLEMATIS_PUREPYTHON=1): tests marked `native` fail without the kernel in the first and are

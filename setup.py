@@ -28,6 +28,9 @@ DIRECTIVES = {
     "initializedcheck": DEBUG,
     "cdivision": True,
     "embedsignature": True,
+    # "clinic": signatures go to __text_signature__ (inspect.signature), not into the docstring, so
+    # no docstring starts with Cython's fused-dispatch line; the .pyi stubs give the typed signatures.
+    "embedsignature.format": "clinic",
 }
 
 # -ffp-contract=off: every float32 multiply and add is rounded on its own, as in the reference.

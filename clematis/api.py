@@ -73,7 +73,8 @@ class Query:
     def __init__(self, graph: ConceptGraph, *, backend: str | None = None,
                  **params: Unpack[T1Options]) -> None:
         if not isinstance(graph, ConceptGraph):
-            raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}{conversion_hint(graph)}")
+            raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}"
+                            f"{conversion_hint(graph)}")
         self.graph = graph
         self.params = T1Params.build("user", **params)
         self.backend = resolve_backend(backend)

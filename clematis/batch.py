@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Unpack
@@ -123,7 +123,7 @@ def propagate_many(
     results: list[T1Result] = []
     with tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar:
         if n_workers == 1 or len(chunks) <= 1:
-            outputs = map(run, chunks)
+            outputs: Iterator[list[T1Result]] = map(run, chunks)
             executor = None
         else:
             executor = ThreadPoolExecutor(min(n_workers, len(chunks)), thread_name_prefix="clematis")

@@ -1,4 +1,4 @@
-"""``python -m clematis.demo ["your sentence"]``: the main job on the packaged concept graph (``make demo``)."""
+"""``python -m clematis.demo ["your sentence"]``: T1 on the packaged concept graph (``make demo``)."""
 
 from __future__ import annotations
 
@@ -35,16 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"text:  {args.text!r}")
     result, seconds = timed(query, args.text)
     seeds, _ = seeds_from_text(graph, args.text)
-    print(f"seeds: {', '.join(graph.labels[i] for i in seeds) or '(none)'}  (labels found in the text)")
+    print(f"seeds: {', '.join(graph.labels[i] for i in seeds) or '(none)'} (labels found in the text)")
     print(f"\nbackend: {result.backend}  (compiled kernel importable: {_backend.native_available()})")
+    cut = "cut short by it" if truncated(result) else "not cut short"
     print(f"pop budget: {STAGE_QUEUE_BUDGET:,} pops applied (queue_budget, the default); this query made "
-          f"{result.metrics['pops']:,} pops and was {'cut short by it' if truncated(result) else 'not cut short'}")
+          f"{result.metrics['pops']:,} pops and was {cut}")
     print(f"\ntop {args.top} activations of {len(result)} touched concepts:")
     print("  (activation: the signed sum of what reached a concept along weighted, decaying edges)")
     for node_id, label, value in result.top(args.top):
         print(f"  {value:+.6f}  {label:<14} {node_id}")
     print("\nmetrics:", json.dumps(result.metrics))
-    print("  (_max_delta_local: the largest |seed weight| or |contribution| to one concept seen in the query)")
+    print("  (_max_delta_local: the largest |seed weight| or |contribution| the query added to a concept)")
 
     if _backend.native_available():
         native, native_seconds = (result, seconds) if result.backend == "native" else timed(

@@ -17,7 +17,6 @@ from .interop import require
 if TYPE_CHECKING:
     from .api import T1Result
     from .graph import ConceptGraph
-    from .stage import TurnResult
 
 MAX_REPR = 400
 REPR_TOP = 3        # activations named in a repr
@@ -152,13 +151,15 @@ def plot_subgraph(result: T1Result, k: int, ax=None):
 
 # ---- TurnResult ---------------------------------------------------------------------------------
 
-def turn_repr(turn: TurnResult) -> str:
+def turn_repr(turn) -> str:
+    """The repr of a :class:`clematis.TurnResult` (layer 4, so not imported here)."""
     return _clip(f"TurnResult(turn={turn.turn}, agent={turn.agent!r}, graphs={len(turn.graphs)}, "
                  f"merged={len(turn.merged)}, pops={turn.metrics.get('pops', 0)}, "
-                 f"truncated={any(truncated(r) for r in turn.graphs)}, top=[{_named(turn.top(REPR_TOP))}])")
+                 f"truncated={any(truncated(r) for r in turn.graphs)}, "
+                 f"top=[{_named(turn.top(REPR_TOP))}])")
 
 
-def turn_html(turn: TurnResult) -> str:
+def turn_html(turn) -> str:
     caption = (f"TurnResult: turn {turn.turn}, agent {turn.agent}, {len(turn.graphs)} graphs, "
                f"{len(turn.merged)} merged nodes")
     top = _table(("rank", "id", "label", "activation"),
@@ -167,6 +168,6 @@ def turn_html(turn: TurnResult) -> str:
     graphs = _table(("graph", "backend", "nodes", "pops", "truncated"),
                     ((i, r.backend, len(r), r.metrics.get("pops", 0), truncated(r))
                      for i, r in enumerate(turn.graphs)), "per graph")
-    metrics = _table(("metric", "value"), ((k, v) for k, v in turn.metrics.items() if not isinstance(v, dict)),
-                     "merged metrics")
+    scalars = ((k, v) for k, v in turn.metrics.items() if not isinstance(v, dict))
+    metrics = _table(("metric", "value"), scalars, "merged metrics")
     return f"<div>{top}{graphs}{metrics}</div>"

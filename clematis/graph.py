@@ -65,7 +65,7 @@ class ConceptGraph:
 
     def __setstate__(self, state: dict) -> None:
         _freeze(state["arrays"])
-        self.__init__(**state)
+        ConceptGraph.__init__(self, **state)
 
     # ---- construction -----------------------------------------------------------------------
 
@@ -281,7 +281,7 @@ class ConceptGraph:
             return self._index is not None and node in self._index
         if isinstance(node, bool | np.bool_) or not isinstance(node, int | np.integer):
             return False
-        return 0 <= node < self.n_nodes
+        return bool(0 <= node < self.n_nodes)
 
     def with_relation_multipliers(self, multipliers: Mapping[str, float]) -> ConceptGraph:
         """This graph with ``rel_mult`` recomputed from ``multipliers`` by relation name.

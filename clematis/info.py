@@ -41,7 +41,8 @@ class ConfigReport(dict):
         for section, values in self.items():
             if isinstance(values, dict):
                 lines.append(f"{section}:")
-                lines.extend(f"  {key}: {'(unset)' if value is None else value}" for key, value in values.items())
+                lines.extend(f"  {key}: {'(unset)' if value is None else value}"
+                             for key, value in values.items())
             else:
                 lines.append(f"{section}: {values}")
         return "\n".join(lines)

@@ -153,11 +153,13 @@ def from_pandas(cls: type[ConceptGraph], df, *, source: str, target: str, weight
     names = [DEFAULT_RELATION] * len(df) if relation is None else df[relation].tolist()
     for pos, name in enumerate(names):
         if not isinstance(name, str):
-            raise TypeError(f"relation column {relation!r}, row {pos}: a relation is a name (str), got {name!r}")
+            raise TypeError(f"relation column {relation!r}, row {pos}: a relation is a name (str), "
+                            f"got {name!r}")
     if labels is not None and hasattr(labels, "items") and not isinstance(labels, Mapping):
         labels = dict(labels.items())  # a Series indexed by node id
     if labels is not None and not isinstance(labels, Mapping):
-        raise TypeError(f"labels must map node ids to labels (a dict or a Series), got {type(labels).__name__}")
+        raise TypeError("labels must map node ids to labels (a dict or a Series), "
+                        f"got {type(labels).__name__}")
     return _from_edge_columns(cls, df[source].tolist(), df[target].tolist(), weights, names, nodes=nodes,
                               labels=labels, relations=None, relation_multipliers=relation_multipliers,
                               where=f"df[{source!r}]/df[{target!r}]")

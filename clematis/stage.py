@@ -238,12 +238,14 @@ def run_turn(
             {"turn": turn, "agent": agent, "graph": i,
              "backend": o.result.backend if o.result is not None else None, "native_t1": o.counters}
             for i, o in enumerate(done) if any(o.counters.values())])
-    if failed is not None:
-        raise outcomes[failed].error
-    metrics, merged = merge([o.result for o in outcomes], [o.counters for o in outcomes])
+    error = outcomes[failed].error if failed is not None else None
+    if error is not None:
+        raise error
+    results = [o.result for o in outcomes if o.result is not None]  # all of them: none failed
+    metrics, merged = merge(results, [o.counters for o in outcomes])
     if log_dir is not None:
         _append_jsonl(os.fspath(log_dir), TURN_FILE, [{"turn": turn, "agent": agent, "t1": metrics}])
-    return TurnResult(tuple(o.result for o in outcomes), metrics, merged, turn, agent)
+    return TurnResult(tuple(results), metrics, merged, turn, agent)
 
 
 def run_smoke_turn(cfg=None, log_dir: str | os.PathLike | None = None, **options) -> TurnResult:

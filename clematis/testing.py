@@ -25,8 +25,8 @@ def assert_identical(a, b, *, labels: tuple[str, str] = ("a", "b")) -> None:
     if identical(a, b):
         return
     report = compare(a, b, atol=0.0, rtol=0.0, labels=labels)
-    detail = (report.summary() if not report.ok else
-              "equal at zero tolerance, but not bit-identical (node order, index dtype or the sign of a zero)")
+    detail = report.summary() if not report.ok else (
+        "equal at zero tolerance, but not bit-identical (node order, index dtype or the sign of a zero)")
     raise AssertionError(f"results are not bit-identical: {detail}")
 
 
