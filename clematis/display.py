@@ -131,7 +131,7 @@ def plot_subgraph(result: T1Result, k: int, ax=None):
     for u, v, w in zip(sub.row, sub.col, sub.data, strict=True):
         if u != v:
             ax.annotate("", xy=xy[v], xytext=xy[u], arrowprops={
-                "arrowstyle": "-|>", "color": "0.3", "alpha": 0.2 + 0.8 * abs(float(w)) / heaviest,
+                "arrowstyle": "-|>", "color": "0.3", "alpha": min(1.0, 0.2 + 0.8 * abs(float(w)) / heaviest),
                 "shrinkA": 9, "shrinkB": 9})
     values = np.array([value for _, _, value in top])
     limit = float(np.abs(values).max()) if values.size else 1.0

@@ -209,7 +209,8 @@ class ConceptGraph:
         """Build from a networkx DiGraph or MultiDiGraph with string nodes
         (``pip install 'clematis[networkx]'``).
 
-        Nodes keep ``G.nodes`` order, edges ``G.edges`` order (parallel edges kept). Missing edge
+        Nodes keep ``G.nodes`` order, edges ``G.edges`` order (parallel edges kept, in the order a
+        MultiDiGraph holds them: grouped by ``(u, v)``, which can reorder a node's edges). Missing edge
         attributes: weight 1.0, relation ``supports``; a missing node ``label`` is the id. The
         multipliers in ``G.graph["relation_multipliers"]`` (as :meth:`to_networkx` writes them)
         apply, updated by ``relation_multipliers``.
