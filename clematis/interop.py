@@ -104,8 +104,7 @@ def _from_edge_columns(cls: type[ConceptGraph], src: Sequence, dst: Sequence, we
         _check_id(d, where)
         index.setdefault(s, len(index))
         index.setdefault(d, len(index))
-    names = list(dict.fromkeys(relations or ())) + [r for r in dict.fromkeys(relation_names)
-                                                    if r not in (relations or ())]
+    names = list(dict.fromkeys([*(relations or ()), *relation_names]))  # given order, then first use
     code_of = {name: code for code, name in enumerate(names)}
     n = len(index)
     rows = np.fromiter((index[s] for s in src), dtype=np.int64, count=len(src))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 
 import clematis._platform
-from conftest import REPO
 
 NOTEBOOK = REPO / "docs" / "examples" / "quickstart.ipynb"
 PURE_PYTHON = clematis._platform.env_flag(clematis._platform.ENV_PUREPYTHON) is True
@@ -32,8 +32,10 @@ def test_runs_on_a_jupyter_kernel(tmp_path):
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()  # cwd: not the checkout
+    outside_the_checkout = {"metadata": {"path": str(tmp_path)}}  # the kernel's working directory
+    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300,
+                                     resources=outside_the_checkout)
+    client.execute()
     cells = code_cells(notebook)
     report = outputs_of(cells, "clematis.show_config()")
     assert [o.output_type for o in report] == ["execute_result"]  # shown once, nothing printed
