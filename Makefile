@@ -18,18 +18,22 @@ $(PY):
 # abi3 one) would be packed into the install and, having the preferred suffix, shadow the new one.
 $(STAMP): $(PY) $(SOURCES)
 	$(PY) -m pip install --quiet "setuptools>=77" "Cython>=3.1"
-	rm -rf build
+	rm -rf build clematis/_kernels/*.c
 	$(PY) -m pip install --quiet --no-build-isolation ".[test,wheel]"
 	touch $(STAMP)
 
 demo: install
 	cd /tmp && $(abspath $(PY)) -m clematis.demo
 
-# ruff, and the layer contract of docs/architecture.md (import-linter, configured in pyproject.toml).
+# ruff, the layer contract of docs/architecture.md (import-linter, configured in pyproject.toml),
+# mypy on the package and on a user's script, and stubtest: the kernels' .pyi against the build.
 lint: install
 	$(VENV)/bin/ruff check clematis tests benchmarks setup.py tools
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
+	$(VENV)/bin/mypy clematis tests/typing/user_script.py
+	cd /tmp && $(abspath $(PY)) -m mypy.stubtest --allowlist $(abspath tests/typing/stubtest_allowlist.txt) \
+		clematis._kernels._t1 clematis._kernels._gel
 
 # Two passes, as msgpack does: the installed build, then the compiled modules blocked
 # (CLEMATIS_PUREPYTHON=1): tests marked `native` fail without the kernel in the first and are

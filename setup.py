@@ -29,6 +29,9 @@ DIRECTIVES = {
     "initializedcheck": DEBUG,
     "cdivision": True,
     "embedsignature": True,
+    # "clinic": signatures go to __text_signature__ (inspect.signature), not into the docstring, so
+    # no docstring starts with Cython's fused-dispatch line; the .pyi stubs give the typed signatures.
+    "embedsignature.format": "clinic",
 }
 
 # Bit-identity with the Python reference needs every float32 multiply and add rounded on its own

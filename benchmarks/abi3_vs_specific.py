@@ -66,9 +66,8 @@ def run_child(site: pathlib.Path, repeats: int, warmup: int, labels=tuple(QUERIE
 
 def child(repeats: int, warmup: int, labels: list[str]) -> None:
     """Time the queries with whichever clematis is importable; print one JSON line."""
-    import clematis._kernels._t1 as kernel
-
     import clematis
+    import clematis._kernels._t1 as kernel
     from clematis.native import t1 as native_t1
 
     if not native_t1.available():

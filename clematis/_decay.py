@@ -9,6 +9,7 @@ on every C library and CPU.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -27,7 +28,7 @@ def attn_quad(alpha: np.float32, d: int) -> np.float32:
 @lru_cache(maxsize=64)
 def _table(mode: str, a: np.float32, b: np.float32, length: int) -> np.ndarray:
     if mode == "exp_floor":
-        values = exp_floor_table(float(a), float(b), length)
+        values: Sequence[float | np.floating] = exp_floor_table(float(a), float(b), length)
     else:
         with np.errstate(over="ignore", under="ignore"):
             values = [attn_quad(a, d) for d in range(length)]

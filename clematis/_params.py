@@ -200,7 +200,7 @@ def _decay(given: Mapping, profile: str) -> Decay:
 def from_config(config: Mapping) -> T1Params:
     """The user-profile parameters of a normalized config (``clematis.load_config``); a null in
     the config means the contract's default (off)."""
-    given = {}
+    given: dict[str, Any] = {}
     for p in PARAMETERS:
         node = config
         for key in p.config_path:

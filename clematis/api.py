@@ -8,12 +8,15 @@ from typing import Unpack
 
 import numpy as np
 
+from . import display
 from ._backend import resolve_backend
 from ._decay import decay_for
 from ._kernel_calls import run_query
 from ._params import T1Options, T1Params
 from ._validation import as_array, validate_seeds
 from .graph import ConceptGraph
+from .interop import conversion_hint
+from .seeding import seeds_from_text
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,25 @@ class T1Result:
     def __len__(self) -> int:
         return int(self.nodes.shape[0])
 
+    def __repr__(self) -> str:
+        return display.result_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.result_html(self)
+
+    def to_pandas(self):
+        """A DataFrame with columns ``id, label, activation``, rows in :meth:`top` order."""
+        return display.result_frame(self)
+
+    def plot(self, k: int = 20, ax=None):
+        """A labelled bar chart of the ``k`` largest activations; returns the matplotlib Axes
+        (drawn on ``ax`` when given). Needs ``pip install 'clematis[plot]'``."""
+        return display.plot_top(self, k, ax)
+
+    def plot_subgraph(self, k: int = 15, ax=None):
+        """The ``k`` most activated nodes and the graph's edges among them; returns the Axes."""
+        return display.plot_subgraph(self, k, ax)
+
 
 class Query:
     """A reusable query on one graph: parameters, decay table and backend resolved once.
@@ -51,7 +73,8 @@ class Query:
     def __init__(self, graph: ConceptGraph, *, backend: str | None = None,
                  **params: Unpack[T1Options]) -> None:
         if not isinstance(graph, ConceptGraph):
-            raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
+            raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}"
+                            f"{conversion_hint(graph)}")
         self.graph = graph
         self.params = T1Params.build("user", **params)
         self.backend = resolve_backend(backend)
@@ -65,7 +88,10 @@ class Query:
             if seed_weights is not None:
                 raise TypeError(f"{where}: give the weights in the mapping or as seed_weights, not both")
             seed_nodes, seed_weights = list(seed_nodes), list(seed_nodes.values())
-        if isinstance(seed_nodes, str | int | np.integer):
+        if isinstance(seed_nodes, str):
+            raise TypeError(f"{where} must be a sequence of node ids or indices, got the str {seed_nodes!r}; "
+                            "to seed from text, pass text=... instead")
+        if isinstance(seed_nodes, int | np.integer):
             raise TypeError(f"{where} must be a sequence of node ids or indices, got {seed_nodes!r}")
         nodes = as_array(where, seed_nodes)
         if nodes.dtype.kind in "OU" or (nodes.size == 0 and nodes.dtype.kind == "f"):
@@ -73,8 +99,16 @@ class Query:
                              dtype=np.int64)
         return validate_seeds(nodes, seed_weights, graph.n_nodes, graph.arrays.indptr.dtype)
 
-    def run(self, seed_nodes, seed_weights=None) -> T1Result:
-        """Propagate from seeds (node ids or indices, or a ``{node: weight}`` mapping)."""
+    def run(self, seed_nodes=None, seed_weights=None, *, text: str | None = None,
+            whole_words: bool = False) -> T1Result:
+        """Propagate from seeds (node ids or indices, or a ``{node: weight}`` mapping) or from
+        ``text`` (docs/spec.md §7.1; ``whole_words=True`` matches labels as whole words only)."""
+        if (seed_nodes is None) == (text is None):
+            raise TypeError("give exactly one of seed_nodes or text=")
+        if text is not None:
+            if seed_weights is not None:
+                raise TypeError("seed_weights apply to seed_nodes, not to text= (text seeds weigh 1.0)")
+            return self.run_validated(*seeds_from_text(self.graph, text, whole_words=whole_words))
         return self.run_validated(*self.seeds(seed_nodes, seed_weights))
 
     def run_validated(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
@@ -87,13 +121,17 @@ class Query:
 
 def propagate(
     graph: ConceptGraph,
-    seed_nodes,
+    seed_nodes=None,
     seed_weights=None,
     *,
+    text: str | None = None,
+    whole_words: bool = False,
     backend: str | None = None,
     **params: Unpack[T1Options],
 ) -> T1Result:
-    """Spread activation from seeds (node ids or indices, or a ``{node: weight}`` mapping).
+    """Spread activation from seeds (node ids or indices, or a ``{node: weight}`` mapping), or
+    from ``text``: every node whose label occurs in it, weight 1.0 (docs/spec.md §7.1; with
+    ``whole_words=True`` only labels that occur as whole words). Give exactly one of the two.
 
     ``params`` (see :class:`T1Options`) default to docs/spec.md §7: ``decay="exp_floor"``
     (``rate=0.6``, ``floor=0.05``) or ``"attn_quad"`` (``alpha=0.8``), ``radius_cap=4``,
@@ -104,4 +142,5 @@ def propagate(
     is compiled; ``backend="native"`` raises :class:`~clematis.NativeUnavailableError` when it
     is not (docs/spec.md §9).
     """
-    return Query(graph, backend=backend, **params).run(seed_nodes, seed_weights)
+    return Query(graph, backend=backend, **params).run(seed_nodes, seed_weights, text=text,
+                                                       whole_words=whole_words)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Unpack
 
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ._kernel_calls import run_batch
 from ._params import T1Options, T1Params
@@ -17,6 +17,7 @@ from ._platform import available_cpus
 from ._validation import as_count
 from .api import Query, T1Result
 from .graph import ConceptGraph
+from .interop import conversion_hint
 
 MAX_CHUNK = 64     # queries per kernel call at most: keeps the progress bar moving
 GUIDED_SHARES = 4  # a chunk takes 1 / (GUIDED_SHARES * workers) of the queries still to run
@@ -106,10 +107,10 @@ def propagate_many(
 
     ``workers`` threads (0: every CPU this process may use) run chunks of queries, each chunk in
     one GIL-free kernel call on its own scratch space; the graph is shared, never copied.
-    ``progress=True`` shows a tqdm bar on stderr.
+    ``progress=True`` shows a progress bar (``tqdm.auto``: a widget in Jupyter, else on stderr).
     """
     if not isinstance(graph, ConceptGraph):
-        raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
+        raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}{conversion_hint(graph)}")
     n_workers = as_count("workers", workers) or available_cpus()
     plan = Query(graph, backend=backend, **params)
     batch = seed_batch(plan, seed_sets)
@@ -122,7 +123,7 @@ def propagate_many(
     results: list[T1Result] = []
     with tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar:
         if n_workers == 1 or len(chunks) <= 1:
-            outputs = map(run, chunks)
+            outputs: Iterator[list[T1Result]] = map(run, chunks)
             executor = None
         else:
             executor = ThreadPoolExecutor(min(n_workers, len(chunks)), thread_name_prefix="clematis")

@@ -53,5 +53,5 @@ def propagate_many(
     remote_graph = client.scatter(graph, broadcast=True, hash=False)
     futures = client.map(run_chunk, batch.chunks(size), graph=remote_graph, decay=plan.decay,
                          params=plan.params, backend=plan.backend, pure=False)
-    return [T1Result(*output, plan.backend, graph)
-            for outputs in client.gather(futures) for output in outputs]
+    return [T1Result(nodes, values, metrics, plan.backend, graph)
+            for outputs in client.gather(futures) for nodes, values, metrics in outputs]

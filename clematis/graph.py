@@ -15,12 +15,12 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from . import display, interop
 from ._graph_file import LOAD_MAX_EDGES, LOAD_MAX_NODES, read_graph_members, write_atomically
 from ._params import DEFAULT_RELATION_MULTIPLIERS
 from ._validation import (
     MAX_NODES,
     CSRArrays,
-    _as_1d,
     as_count,
     as_float32_scalar,
     excerpt,
@@ -131,12 +131,17 @@ class ConceptGraph:
         labels: Sequence[str] | None = None,
         relations: Sequence[str] | None = None,
         relation_multipliers: Mapping[str, float] | None = None,
+        *,
+        rel_code_order: interop.RelCodeOrder | None = None,
     ) -> ConceptGraph:
         """Build from a square SciPy sparse matrix/array (``matrix[u, v]`` = weight of u -> v).
 
-        ``rel_code[e]`` indexes ``relations`` for the e-th stored entry in CSR order (default:
-        every edge is ``relations[0]``). ``relations`` defaults to supports, associates,
-        contradicts; each needs a multiplier in ``relation_multipliers`` (defaults of docs/spec.md §7).
+        ``rel_code[e]`` indexes ``relations`` for the e-th stored entry of a CSR matrix (default:
+        every edge is ``relations[0]``); for any other format say which order it follows with
+        ``rel_code_order="input"`` (the matrix's own entry order, duplicates kept as separate
+        edges) or ``"csr"`` (after SciPy's conversion), see :func:`clematis.interop.csr_entries`.
+        ``relations`` defaults to supports, associates, contradicts; each needs a multiplier in
+        ``relation_multipliers`` (defaults of docs/spec.md §7).
         """
         if not sp.issparse(matrix):
             raise TypeError(f"matrix must be a SciPy sparse matrix or array, got {type(matrix).__name__}")
@@ -148,11 +153,7 @@ class ConceptGraph:
         relations, multipliers = _checked_relations(relations, relation_multipliers)
         ids = _check_node_ids(node_ids, n)
         label_list = _check_labels(labels, ids, n)
-        csr = matrix if matrix.format == "csr" else matrix.tocsr()
-        m = csr.nnz
-        codes = np.zeros(m, dtype=np.int32) if rel_code is None else _as_1d("rel_code", rel_code, np.int32)
-        if codes.shape != (m,):
-            raise ValueError(f"rel_code must have one entry per stored edge ({m}), got shape {codes.shape}")
+        csr, codes = interop.csr_entries(matrix, rel_code, rel_code_order)
         _check_rel_code(codes, relations)
         table = _multiplier_table(relations, multipliers)
         arrays = validate_graph_arrays(
@@ -218,6 +219,60 @@ class ConceptGraph:
             relation_multipliers=multipliers,
         )
 
+    @classmethod
+    def from_pandas(
+        cls,
+        df,
+        source: str = "src",
+        target: str = "dst",
+        weight: str | None = "weight",
+        relation: str | None = "relation",
+        labels=None,
+        *,
+        nodes: Iterable[str] | None = None,
+        relation_multipliers: Mapping[str, float] | None = None,
+    ) -> ConceptGraph:
+        """Build from a DataFrame of edges, one row per edge (``pip install 'clematis[pandas]'``).
+
+        Node ids (strings) are numbered by ``nodes``, then first appearance; each node keeps its
+        edges in row order, duplicate rows as separate edges. ``weight=None``: every weight 1.0;
+        ``relation=None``: every edge ``supports``. ``labels``: a mapping or Series id -> label.
+        """
+        return interop.from_pandas(cls, df, source=source, target=target, weight=weight, relation=relation,
+                                   labels=labels, nodes=nodes, relation_multipliers=relation_multipliers)
+
+    @classmethod
+    def from_networkx(
+        cls,
+        G,
+        weight: str = "weight",
+        relation: str = "relation",
+        label: str = "label",
+        *,
+        relation_multipliers: Mapping[str, float] | None = None,
+    ) -> ConceptGraph:
+        """Build from a networkx DiGraph or MultiDiGraph with string nodes
+        (``pip install 'clematis[networkx]'``).
+
+        Nodes keep ``G.nodes`` order, edges ``G.edges`` order (parallel edges kept, in the order a
+        MultiDiGraph holds them: grouped by ``(u, v)``, which can reorder a node's edges). Missing edge
+        attributes: weight 1.0, relation ``supports``; a missing node ``label`` is the id. The
+        multipliers in ``G.graph["relation_multipliers"]`` (as :meth:`to_networkx` writes them)
+        apply, updated by ``relation_multipliers``.
+        """
+        return interop.from_networkx(cls, G, weight=weight, relation=relation, label=label,
+                                     relation_multipliers=relation_multipliers)
+
+    def to_pandas(self):
+        """The edges as a DataFrame ``src, dst, weight, relation`` in CSR order."""
+        return interop.to_pandas(self)
+
+    def to_networkx(self, *, multigraph: bool = False):
+        """A networkx DiGraph (``multigraph=True``: a MultiDiGraph, needed for parallel edges):
+        node attribute ``label``, edge attributes ``weight`` and ``relation``; relations and
+        multipliers in ``G.graph``."""
+        return interop.to_networkx(self, multigraph=multigraph)
+
     def with_weights(self, weights) -> ConceptGraph:
         """A new graph with the same structure, ids and relations and new edge weights
         (one finite float32 per stored edge, copied); this graph is left as it is."""
@@ -272,7 +327,7 @@ class ConceptGraph:
             return self._index is not None and node in self._index
         if isinstance(node, bool | np.bool_) or not isinstance(node, int | np.integer):
             return False
-        return 0 <= node < self.n_nodes
+        return bool(0 <= node < self.n_nodes)
 
     def with_relation_multipliers(self, multipliers: Mapping[str, float]) -> ConceptGraph:
         """This graph with ``rel_mult`` recomputed from ``multipliers`` by relation name.
@@ -301,8 +356,10 @@ class ConceptGraph:
         return view
 
     def __repr__(self) -> str:
-        return (f"ConceptGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, "
-                f"relations={self.relations})")
+        return display.graph_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.graph_html(self)
 
     # ---- persistence ------------------------------------------------------------------------
 
@@ -447,7 +504,7 @@ def _check_rel_code(codes: np.ndarray, relations: list[str]) -> None:
         raise ValueError(f"rel_code values must index relations (0 .. {len(relations) - 1})")
 
 
-def _edge_record(pos: int, record) -> tuple[str, str, float, str]:
+def _edge_record(pos: int, record) -> tuple[str, str, float | np.floating, str]:
     """One ``(src, dst, weight, relation)`` record of ``from_edges``, its types checked."""
     shape_error = f"edges[{pos}] must be (src, dst, weight, relation), got {excerpt(record)}"
     try:
@@ -464,4 +521,4 @@ def _edge_record(pos: int, record) -> tuple[str, str, float, str]:
                         f"{type(weight).__name__} {excerpt(weight)}")
     if not isinstance(relation, str):
         raise TypeError(f"edges[{pos}]: the relation must be a string, got {excerpt(relation)}")
-    return src, dst, weight, relation
+    return src, dst, float(weight) if isinstance(weight, int | np.integer) else weight, relation

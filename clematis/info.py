@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import re
-import sys
 from collections.abc import Mapping
 from importlib import metadata
+from typing import TextIO
 
 import numpy as np
 import scipy
@@ -33,15 +33,37 @@ def _cython_build_version(module) -> str | None:
     return ".".join(match.groups()) if match else None
 
 
-def show_config(config: Mapping | None = None, *, file=None, quiet: bool = False) -> dict:
-    """Print and return versions, the backend that would run (for ``config``, normalized or
-    None) and why, whether the compiled kernel imports (and the import error if not), and the
-    relevant environment variables. ``quiet=True`` only returns the dict."""
+class ConfigReport(dict):
+    """The :func:`show_config` mapping; its repr (and ``str``) is the readable report."""
+
+    def __repr__(self) -> str:
+        lines = []
+        for section, values in self.items():
+            if isinstance(values, dict):
+                lines.append(f"{section}:")
+                lines.extend(f"  {key}: {'(unset)' if value is None else value}"
+                             for key, value in values.items())
+            else:
+                lines.append(f"{section}: {values}")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        """IPython shows the report, not the dict."""
+        printer.text(repr(self))
+
+
+def show_config(config: Mapping | None = None, *, file: TextIO | None = None) -> ConfigReport:
+    """Versions, the backend that would run (for ``config``, normalized or None) and why, whether
+    the compiled kernel imports (and the import error if not), and the relevant environment
+    variables, as a :class:`ConfigReport` (a dict whose repr is the report, so a notebook cell
+    shows it once). Prints nothing unless ``file`` is given (``file=sys.stdout`` prints it)."""
     from ._version import __version__
 
     module = _backend.native_module
     choice = _backend.choose_backend(None, config)
-    info = {
+    report = ConfigReport({
         "versions": {
             "clematis": __version__,
             "python": platform.python_version(),
@@ -64,14 +86,7 @@ def show_config(config: Mapping | None = None, *, file=None, quiet: bool = False
         },
         "environment": {name: os.environ.get(name) for name in ENV_VARIABLES},
         "platform": platform.platform(),
-    }
-    if not quiet:
-        out = file if file is not None else sys.stdout
-        for section, values in info.items():
-            if isinstance(values, dict):
-                print(f"{section}:", file=out)
-                for key, value in values.items():
-                    print(f"  {key}: {'(unset)' if value is None else value}", file=out)
-            else:
-                print(f"{section}: {values}", file=out)
-    return info
+    })
+    if file is not None:
+        print(report, file=file)
+    return report

@@ -165,7 +165,7 @@ def compare(a, b, *, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
     extra = [NodeDiff(node, None, vb) for node, vb in nodes_b.items() if node not in nodes_a]
     return ParityReport(tuple(mismatched), tuple(missing), tuple(extra),
                         _metric_diffs(metrics_a, metrics_b, atol, rtol),
-                        max(len(nodes_a), len(nodes_b)), atol, rtol, tuple(labels))
+                        max(len(nodes_a), len(nodes_b)), atol, rtol, (labels[0], labels[1]))
 
 
 def identical(a, b) -> bool:

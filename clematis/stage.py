@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import display
 from ._kernel_calls import run_query
 from ._metrics import zero_metrics
 from ._params import from_config
@@ -21,6 +22,7 @@ from .config import load_config
 from .datasets import DEMO_TEXT, load_demo_graph
 from .dispatch import DispatchPolicy, dispatch, new_counters
 from .graph import ConceptGraph
+from .ranking import top_activations
 from .seeding import seeds_from_text
 
 ENV_LOG_DIR = "CLEMATIS_LOG_DIR"
@@ -54,9 +56,22 @@ class TurnResult:
                        for r in self.graphs],
         }
 
-    def top(self, k: int = 10) -> list[tuple[object, float]]:
-        """The ``k`` largest merged activations as ``(node id, value)``; ties keep merge order."""
-        return sorted(self.merged.items(), key=lambda item: -item[1])[:k]
+    def top(self, k: int = 10) -> list[tuple[object, str, float]]:
+        """The ``k`` largest merged activations as ``(node id, label, activation)``, ranked by
+        :func:`clematis.ranking.top_activations` (activation descending, ties by node id, as in
+        the runner's summary); the label is that of the first graph holding the node."""
+        return [(node, self.label_of(node), value) for node, value in top_activations(self.merged.items(), k)]
+
+    def label_of(self, node) -> str:
+        """The node's label in the first graph that holds it (``""`` when none does)."""
+        graph = next((r.graph for r in self.graphs if node in r.graph), None)
+        return graph.labels[graph.index_of(node)] if graph is not None else ""
+
+    def __repr__(self) -> str:
+        return display.turn_repr(self)
+
+    def _repr_html_(self) -> str:
+        return display.turn_html(self)
 
 
 def _check_graphs(graphs) -> tuple[ConceptGraph, ...]:
@@ -223,12 +238,14 @@ def run_turn(
             {"turn": turn, "agent": agent, "graph": i,
              "backend": o.result.backend if o.result is not None else None, "native_t1": o.counters}
             for i, o in enumerate(done) if any(o.counters.values())])
-    if failed is not None:
-        raise outcomes[failed].error
-    metrics, merged = merge([o.result for o in outcomes], [o.counters for o in outcomes])
+    error = outcomes[failed].error if failed is not None else None
+    if error is not None:
+        raise error
+    results = [o.result for o in outcomes if o.result is not None]  # all of them: none failed
+    metrics, merged = merge(results, [o.counters for o in outcomes])
     if log_dir is not None:
         _append_jsonl(os.fspath(log_dir), TURN_FILE, [{"turn": turn, "agent": agent, "t1": metrics}])
-    return TurnResult(tuple(o.result for o in outcomes), metrics, merged, turn, agent)
+    return TurnResult(tuple(results), metrics, merged, turn, agent)
 
 
 def run_smoke_turn(cfg=None, log_dir: str | os.PathLike | None = None, **options) -> TurnResult:

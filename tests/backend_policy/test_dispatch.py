@@ -391,7 +391,7 @@ def test_import_failure_without_uninstalling(tmp_path):
         graph = load_demo_graph()
         turn = clematis.run_turn([graph, graph], "storm trellis", {"t1": {"queue_budget": 300}})
         direct = clematis.propagate(graph, [0], queue_budget=300)
-        info = clematis.show_config(quiet=True)
+        info = clematis.show_config()
         print(json.dumps({
             "backends": [r.backend for r in turn.graphs] + [direct.backend],
             "counters": turn.metrics["native_t1"],

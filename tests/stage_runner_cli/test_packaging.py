@@ -41,7 +41,7 @@ graph = load_demo_graph()
 by_default = clematis.propagate(graph, [0], queue_budget=10).backend
 asked_native = [clematis.propagate(graph, [0], backend="native", queue_budget=10).backend
                 for _ in range(2)]
-config = clematis.show_config(quiet=True)
+config = clematis.show_config()
 print(json.dumps({
     "package": clematis.__file__,
     "available": clematis.native.t1.available(),

@@ -13,7 +13,7 @@ from clematis.config import load_config
 
 
 @pytest.mark.native
-def test_show_config_prints_and_returns_versions_backend_kernel_and_env(monkeypatch):
+def test_show_config_returns_versions_backend_kernel_and_env_and_prints_to_file(monkeypatch):
     monkeypatch.setenv("CLEMATIS_STRICT_PARITY", "1")
     monkeypatch.setenv("CLEMATIS_LOG_DIR", "/tmp/somewhere")
     out = io.StringIO()
@@ -36,10 +36,10 @@ def test_show_config_prints_and_returns_versions_backend_kernel_and_env(monkeypa
 @pytest.mark.native
 def test_show_config_reflects_env_and_config(monkeypatch, capsys):
     off = load_config({"perf": {"native": {"t1": {"enabled": False}}}})
-    assert clematis.show_config(off, quiet=True)["backend"]["source"] == "config"
+    assert clematis.show_config(off)["backend"]["source"] == "config"
     assert capsys.readouterr().out == ""
     monkeypatch.setenv("CLEMATIS_NATIVE_T1", "1")
-    backend = clematis.show_config(off, quiet=True)["backend"]
+    backend = clematis.show_config(off)["backend"]
     assert (backend["active"], backend["source"]) == ("native", "env")
 
 

@@ -1,0 +1,33 @@
+"""Typed signatures of the compiled T1 kernel (clematis/_kernels/_t1.pyx)."""
+
+from typing import Self
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import disjoint_base
+
+COUNTERS_DTYPE: np.dtype[np.void]
+PARAMS_DTYPE: np.dtype[np.void]
+
+_Index = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+
+@disjoint_base
+class Workspace:
+    """Reusable scratch for queries on graphs of ``n`` nodes; one per thread at a time."""
+
+    def __new__(cls, n: int) -> Self: ...
+
+def propagate_batch(
+    indptr: _Index,
+    indices: _Index,
+    weights: npt.NDArray[np.float32],
+    rel_mult: npt.NDArray[np.float32],
+    tie_pos: npt.NDArray[np.int32],
+    node_of_pos: npt.NDArray[np.int32],
+    seed_ptr: npt.NDArray[np.int64],
+    seed_nodes: _Index,
+    seed_weights: npt.NDArray[np.float32],
+    decay: npt.NDArray[np.float32],
+    workspace: Workspace,
+    params: npt.NDArray[np.void],
+) -> tuple[_Index, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.void]]: ...
