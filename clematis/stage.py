@@ -16,7 +16,7 @@ from ._kernel_calls import run_query
 from ._metrics import zero_metrics
 from ._params import from_config
 from ._platform import available_cpus
-from ._validation import as_float32_scalar, validate_seeds
+from ._validation import as_float32_scalar
 from .api import Query, T1Result
 from .config import load_config
 from .datasets import DEMO_TEXT, load_demo_graph
@@ -107,14 +107,13 @@ def _check_seeds(text_or_seeds) -> str | tuple[tuple[object, np.float32], ...]:
     return tuple(pairs)
 
 
-def _graph_seeds(graph: ConceptGraph, seeds) -> tuple[np.ndarray, np.ndarray]:
-    """Seeds of one graph; explicit seed ids the graph does not hold are skipped."""
+def _graph_seeds(query: Query, seeds) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds of one graph. Stage semantics: explicit seed ids the graph does not hold are skipped
+    (the API's normaliser, :meth:`Query.seeds`, then validates the rest and would raise)."""
     if isinstance(seeds, str):
-        return seeds_from_text(graph, seeds)
-    present = [(graph.index_of(node), weight) for node, weight in seeds if node in graph]
-    return validate_seeds(np.array([i for i, _ in present], dtype=np.int64),
-                          np.array([w for _, w in present], dtype=np.float32),
-                          graph.n_nodes, graph.arrays.indptr.dtype)
+        return seeds_from_text(query.graph, seeds)
+    present = [(node, weight) for node, weight in seeds if node in query.graph]
+    return query.seeds([node for node, _ in present], [weight for _, weight in present], where="seeds")
 
 
 @dataclass
@@ -127,7 +126,7 @@ class _Outcome:
 def _run_graph(query: Query, seeds, policy: DispatchPolicy) -> _Outcome:
     counters = new_counters()
     graph = query.graph
-    nodes, weights = _graph_seeds(graph, seeds)
+    nodes, weights = _graph_seeds(query, seeds)
     if nodes.size == 0:
         empty = T1Result(nodes, np.zeros(0, np.float32), zero_metrics(), policy.backend, graph)
         return _Outcome(empty, counters)
