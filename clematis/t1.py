@@ -51,4 +51,5 @@ def propagate_one_graph(
     )
     length = table_length(params.radius_cap, params.iter_cap_layers, graph.n_nodes)
     decay = decay_table(params.decay, length)
-    return run_query(graph, nodes, weights32, decay, params, chosen)
+    d_nodes, d_vals, metrics, _ = run_query(graph, nodes, weights32, decay, params, chosen)
+    return d_nodes, d_vals, metrics
