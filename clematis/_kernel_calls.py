@@ -57,13 +57,21 @@ class QueryOutput(NamedTuple):
 
 
 class Cancellation:
-    """A stop request shared by the threads of one call: set once, never cleared."""
+    """A stop request shared by the threads of one call: set once, never cleared. Setting it
+    sets the cancellations of the calls nested in it (made with it as ``parent``) too."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent: Cancellation | None = None) -> None:
         self.flag = np.zeros(1, dtype=np.int32)  # read by the kernel between pops
+        self._children: list[Cancellation] = []
+        if parent is not None:
+            parent._children.append(self)
+            if parent.is_set():  # after the append: a concurrent parent.set() cannot be missed
+                self.set()
 
     def set(self) -> None:
         self.flag[0] = 1
+        for child in self._children:
+            child.set()
 
     def is_set(self) -> bool:
         return bool(self.flag[0])
@@ -84,14 +92,14 @@ def map_cancellable(function: Callable[[Item], Output], items: Iterable[Item], w
 
     When the caller's ``with`` block ends with an exception (KeyboardInterrupt included), the
     items not started are dropped, the queries running on the threads stop at their next check
-    and the threads are joined before the exception goes on. Nested calls (from a thread of an
-    outer call) share the outer call's cancellation, so one failure stops the whole call tree.
+    and the threads are joined before the exception goes on. A call nested in another (made on
+    one of its threads) is cancelled with it, but its own failure cancels only its own threads.
     """
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         yield map(function, items)
         return
-    cancel = _cancellation.get() or Cancellation()
+    cancel = Cancellation(parent=_cancellation.get())
 
     def call(item: Item) -> Output:
         token = _cancellation.set(cancel)

@@ -6,10 +6,14 @@ must get the bits of a fresh process. No timed assertion: the timeouts only boun
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pytest
-from interrupt_latency import interrupt_child, start_child, write_runaway_dataset
+from interrupt_latency import RUNAWAY, interrupt_child, runaway_graph, start_child, write_runaway_dataset
+
+from clematis._kernel_calls import Cancellation, map_cancellable
+from clematis.api import Query
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -58,3 +62,36 @@ def test_dask_cancels_the_submitted_futures():
     assert status == 0, err
     assert lines[0].startswith("interrupted ") and lines[1] == "tasks left 0", (lines, err)
 
+
+
+def test_a_nested_cancellation_follows_its_parent_only():
+    parent = Cancellation()
+    child = Cancellation(parent)
+    child.set()
+    assert not parent.is_set()
+    sibling = Cancellation(parent)
+    parent.set()
+    assert sibling.is_set() and Cancellation(parent).is_set()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_exception_in_the_caller_stops_the_running_threads(backend):
+    graph = runaway_graph()
+    query = Query(graph, backend=backend, **RUNAWAY)
+    seeds = query.seeds(["a"])
+    outcome = []
+
+    def caller():
+        try:
+            with map_cancellable(lambda _: query.run_validated(*seeds), range(2), 2,
+                                 thread_name_prefix="test") as results:
+                assert results is not None  # the threads are running their runaway queries
+                raise RuntimeError("the caller failed")
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=caller, daemon=True)
+    thread.start()
+    thread.join(HANG_TIMEOUT)
+    assert not thread.is_alive(), "the threads' queries were not cancelled"
+    assert [str(e) for e in outcome] == ["the caller failed"]
