@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clematis-installed
-SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -path '*/data/*' 2>/dev/null)
+SOURCES := setup.py pyproject.toml $(shell find clematis -name '*.py' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pyi' -o -name py.typed -o -path '*/data/*' 2>/dev/null)
 
-.PHONY: install demo test lint fuzz parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test pypi-test decay-study clean
+.PHONY: install demo test lint fuzz parity-sweep bench bench-compare native-full-chain-verify wheel wheel-test pypi-test decay-study sanitize clean
 
 install: $(STAMP)
 
@@ -100,5 +100,30 @@ decay-study: install
 	$(DECAY_STUDY)/decay_study $(DECAY_STUDY_SAMPLES) $(DECAY_STUDY)/dump.txt
 	$(PY) benchmarks/decay_study/crosscheck.py $(DECAY_STUDY)/dump.txt
 
+# The kernels built with AddressSanitizer and UndefinedBehaviorSanitizer (setup.py CLEMATIS_SANITIZE=1)
+# from a copy of the sources in build/sanitize, installed into their own venv (never .venv), then the
+# parity tests (and the interrupt tests' child processes) run with gcc's libasan preloaded (the
+# interpreter is not instrumented); every report aborts the run, printed on stderr (--capture=sys
+# leaves file descriptor 2 alone). Leak detection is off: the interpreter never frees everything.
+# See docs/install.md.
+SANITIZE_VENV := .venv-sanitize
+SANITIZE_SRC := build/sanitize/src
+SANITIZE_TESTS := tests/test_t1_handmade.py tests/test_parity_random.py tests/test_batch.py \
+	tests/test_frozen_bits.py tests/test_truncated.py tests/test_workspace_memory.py tests/test_interrupt.py \
+	$(wildcard tests/test_fuzz.py)
+sanitize:
+	test -x $(SANITIZE_VENV)/bin/python || $(PYTHON) -m venv $(SANITIZE_VENV)
+	$(SANITIZE_VENV)/bin/python -m pip install --quiet "setuptools>=77" "Cython>=3.1"
+	rm -rf $(SANITIZE_SRC) && mkdir -p $(SANITIZE_SRC)
+	cp -R clematis setup.py pyproject.toml README.md MANIFEST.in $(SANITIZE_SRC)/
+	find $(SANITIZE_SRC) \( -name '*.so' -o -name '*.c' -o -name __pycache__ \) -prune -exec rm -rf {} +
+	cd $(SANITIZE_SRC) && $(abspath $(SANITIZE_VENV))/bin/python -m pip install --quiet --no-build-isolation ".[test]"
+	rm -rf $(SANITIZE_SRC)/build
+	cd $(SANITIZE_SRC) && CLEMATIS_SANITIZE=1 $(abspath $(SANITIZE_VENV))/bin/python -m pip install --quiet \
+		--no-build-isolation --force-reinstall --no-deps .
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" PYTHONMALLOC=malloc \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(SANITIZE_VENV)/bin/pytest -q --capture=sys -m "not slow" -k "not dask" $(SANITIZE_TESTS)
+
 clean:
-	rm -rf $(VENV) build dist wheelhouse *.egg-info clematis/_kernels/*.c clematis/_kernels/*.so
+	rm -rf $(VENV) $(SANITIZE_VENV) build dist wheelhouse *.egg-info clematis/_kernels/*.c clematis/_kernels/*.so

@@ -3,6 +3,9 @@
 Compiler directives are set once here. ``CLEMATIS_CYTHON_DEBUG=1`` turns bounds and
 wrap-around checks back on for debugging.
 
+``CLEMATIS_SANITIZE=1`` builds with AddressSanitizer and UndefinedBehaviorSanitizer (gcc or
+clang; ``make sanitize`` builds that way in its own venv and runs the parity tests under them).
+
 ``CLEMATIS_LIMITED_API=1`` (the default) builds every extension against CPython's Limited API
 3.11, so one ``cp311-abi3`` wheel serves CPython 3.11 and later; ``0`` builds a version-specific
 wheel (``cp311-cp311``, ...). ``benchmarks/abi3_vs_specific.py`` compares the two.
@@ -18,6 +21,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("CLEMATIS_CYTHON_DEBUG", "0") == "1"
+SANITIZE = os.environ.get("CLEMATIS_SANITIZE", "0") == "1"
 LIMITED_API = os.environ.get("CLEMATIS_LIMITED_API", "1") == "1"
 LIMITED_API_VERSION = "0x030B0000"  # CPython 3.11: the first with the buffer protocol in it
 LIMITED_API_TAG = "cp311"
@@ -49,11 +53,16 @@ DIRECTIVES = {
 #   setuptools already passes MSVC's optimisation flag (/Ox); -O3 is GCC/Clang syntax only.
 MSVC_FLAGS = ["/fp:precise"]
 GCC_CLANG_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
+# CLEMATIS_SANITIZE=1: every report is fatal (no recovery), with frame pointers and line numbers.
+SANITIZERS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+SANITIZE_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", *SANITIZERS]
 
 
 def compile_flags(compiler_type: str) -> list[str]:
     """The flags for a distutils ``compiler_type`` ("msvc", "unix", "mingw32", ...)."""
-    return MSVC_FLAGS if compiler_type == "msvc" else GCC_CLANG_FLAGS
+    if compiler_type == "msvc":
+        return MSVC_FLAGS
+    return [*GCC_CLANG_FLAGS, *SANITIZE_FLAGS] if SANITIZE else GCC_CLANG_FLAGS
 
 
 class BuildExtExactFloat(build_ext):
@@ -68,7 +77,8 @@ class BuildExtExactFloat(build_ext):
 
 def kernel_extensions() -> list[Extension]:
     """The Cython kernels, optional, against the Limited API unless switched off."""
-    extensions = [Extension(f"clematis._kernels.{name}", [f"clematis/_kernels/{name}.pyx"])
+    extensions = [Extension(f"clematis._kernels.{name}", [f"clematis/_kernels/{name}.pyx"],
+                            extra_link_args=SANITIZERS if SANITIZE else [])
                   for name in ("_t1", "_gel")]
     # Set on cythonize's output: it builds new Extension objects and drops ``optional``.
     ext_modules = cythonize(extensions, compiler_directives=DIRECTIVES)

@@ -3,6 +3,11 @@ scratch spaces, runs validated queries and shapes the metrics of §6.
 
 This is the bottom layer: it knows *how* to run a backend, never *which* one runs (that is
 ``clematis._backend``). ``CLEMATIS_PUREPYTHON=1`` keeps every compiled module unimported.
+
+Queries are interruptible (docs/spec.md §3.2). On the main thread Ctrl-C raises
+KeyboardInterrupt inside a query of either backend. Threads started by :func:`map_cancellable`
+share one :class:`Cancellation`, which every query they run polls; when the caller's thread gets
+an exception (Ctrl-C included), it sets it, and the threads' queries stop with KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -12,7 +17,11 @@ import itertools
 import queue
 import threading
 import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -35,6 +44,79 @@ def _import_kernel(name: str):
 
 native_module, import_error = _import_kernel("_t1")
 gel_module, gel_import_error = _import_kernel("_gel")
+
+
+class QueryOutput(NamedTuple):
+    """What one query returns: nodes (ascending), float32 values, the §6 metrics, and whether
+    the queue budget or the relax cap ended it with work left (not a §6 metric)."""
+
+    nodes: np.ndarray
+    values: np.ndarray
+    metrics: dict
+    truncated: bool
+
+
+class Cancellation:
+    """A stop request shared by the threads of one call: set once, never cleared. Setting it
+    sets the cancellations of the calls nested in it (made with it as ``parent``) too."""
+
+    def __init__(self, parent: Cancellation | None = None) -> None:
+        self.flag = np.zeros(1, dtype=np.int32)  # read by the kernel between pops
+        self._children: list[Cancellation] = []
+        if parent is not None:
+            parent._children.append(self)
+            if parent.is_set():  # after the append: a concurrent parent.set() cannot be missed
+                self.set()
+
+    def set(self) -> None:
+        self.flag[0] = 1
+        for child in self._children:
+            child.set()
+
+    def is_set(self) -> bool:
+        return bool(self.flag[0])
+
+
+# The cancellation the queries of this thread poll; set on the threads of map_cancellable.
+_cancellation: ContextVar[Cancellation | None] = ContextVar("clematis_cancellation", default=None)
+
+Item = TypeVar("Item")
+Output = TypeVar("Output")
+
+
+@contextmanager
+def map_cancellable(function: Callable[[Item], Output], items: Iterable[Item], workers: int, *,
+                    thread_name_prefix: str) -> Iterator[Iterator[Output]]:
+    """``function(item)`` of every item, in order, on up to ``workers`` threads (on the calling
+    thread when ``workers <= 1`` or there is one item).
+
+    When the caller's ``with`` block ends with an exception (KeyboardInterrupt included), the
+    items not started are dropped, the queries running on the threads stop at their next check
+    and the threads are joined before the exception goes on. A call nested in another (made on
+    one of its threads) is cancelled with it, but its own failure cancels only its own threads.
+    """
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        yield map(function, items)
+        return
+    cancel = Cancellation(parent=_cancellation.get())
+
+    def call(item: Item) -> Output:
+        token = _cancellation.set(cancel)
+        try:
+            return function(item)
+        finally:
+            _cancellation.reset(token)
+
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix=thread_name_prefix) as executor:
+        futures = [executor.submit(call, item) for item in items]
+        try:
+            yield (future.result() for future in futures)
+        except BaseException:
+            cancel.set()
+            for future in futures:
+                future.cancel()
+            raise
 
 
 class WorkspacePool:
@@ -70,34 +152,41 @@ def workspaces_for(graph: CSRArrays) -> WorkspacePool:
 
 
 def run_query(graph: CSRArrays, seed_nodes: np.ndarray, seed_weights: np.ndarray, decay: np.ndarray,
-              params: T1Params, backend: str) -> tuple[np.ndarray, np.ndarray, dict]:
+              params: T1Params, backend: str) -> QueryOutput:
     """One query; ``backend`` is already resolved to ``"native"`` or ``"python"``."""
     if backend == "python":
-        return propagate_reference(graph, seed_nodes, seed_weights, decay, params)
+        return QueryOutput(*propagate_reference(graph, seed_nodes, seed_weights, decay, params,
+                                                _cancellation.get()))
     seed_ptr = np.array([0, seed_nodes.shape[0]], dtype=np.int64)
     return run_batch(graph, seed_ptr, seed_nodes, seed_weights, decay, params, backend)[0]
 
 
 def run_batch(graph: CSRArrays, seed_ptr: np.ndarray, seed_nodes: np.ndarray, seed_weights: np.ndarray,
-              decay: np.ndarray, params: T1Params,
-              backend: str) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+              decay: np.ndarray, params: T1Params, backend: str) -> list[QueryOutput]:
     """Query ``q`` has seeds ``seed_ptr[q]:seed_ptr[q + 1]``; one ``run_query`` output per query.
 
     The native backend runs the whole batch in one GIL-free kernel call on one workspace.
     """
     bounds = seed_ptr.tolist()
+    cancel = _cancellation.get()
     if backend == "python":
-        return [propagate_reference(graph, seed_nodes[a:b], seed_weights[a:b], decay, params)
+        return [QueryOutput(*propagate_reference(graph, seed_nodes[a:b], seed_weights[a:b], decay, params,
+                                                 cancel))
                 for a, b in itertools.pairwise(bounds)]
     record = params.record(native_module.PARAMS_DTYPE)
     with workspaces_for(graph).acquire() as workspace:
         d_nodes, d_vals, offsets, counters = native_module.propagate_batch(
             graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.tie_pos,
-            graph.node_of_pos, seed_ptr, seed_nodes, seed_weights, decay, workspace, record)
+            graph.node_of_pos, seed_ptr, seed_nodes, seed_weights, decay, workspace, record,
+            None if cancel is None else cancel.flag)
     names = counters.dtype.names
-    return [(d_nodes[a:b], d_vals[a:b],
-             shape_metrics(iter_cap_layers=params.iter_cap_layers, **dict(zip(names, row, strict=True))))
-            for (a, b), row in zip(itertools.pairwise(offsets.tolist()), counters.tolist(), strict=True)]
+    outputs = []
+    for (a, b), row in zip(itertools.pairwise(offsets.tolist()), counters.tolist(), strict=True):
+        raw = dict(zip(names, row, strict=True))
+        truncated = bool(raw.pop("truncated"))
+        outputs.append(QueryOutput(d_nodes[a:b], d_vals[a:b],
+                                   shape_metrics(iter_cap_layers=params.iter_cap_layers, **raw), truncated))
+    return outputs
 
 
 def run_gel(weights: np.ndarray, factor: np.float32, ticks: int, backend: str) -> np.ndarray:

@@ -21,6 +21,8 @@ from ._validation import CSRArrays
 EPS = 1e-8  # contributions below this (compared in double) are skipped
 OUTPUT_EPS = np.float32(1e-8)  # nodes below this (compared in float32) are left out of the output
 
+CHECK_EVERY_POPS = 1024  # pops between two looks at the caller's cancellation (§3.2)
+
 
 class _Queue:
     """The priority queue of docs/spec.md §5 with the caps of §4.1 and §4.2.
@@ -99,13 +101,20 @@ def propagate_reference(
     seed_weights: np.ndarray,
     decay: np.ndarray,
     params: T1Params,
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Run one query; inputs are already validated (docs/spec.md §1, see ``clematis.t1``)."""
+    cancel=None,
+) -> tuple[np.ndarray, np.ndarray, dict, bool]:
+    """Run one query; inputs are already validated (docs/spec.md §1, see ``clematis.t1``).
+
+    Returns ``(d_nodes, d_vals, metrics, truncated)``; ``truncated`` is True when the queue
+    budget or the relax cap ended the loop with work left. ``cancel`` (an object with
+    ``is_set()``, or None) is looked at every ``CHECK_EVERY_POPS`` pops: once set, the query
+    stops with KeyboardInterrupt.
+    """
     with np.errstate(over="ignore", invalid="ignore"):
-        return _propagate(graph, seed_nodes, seed_weights, decay, params)
+        return _propagate(graph, seed_nodes, seed_weights, decay, params, cancel)
 
 
-def _propagate(graph, seed_nodes, seed_weights, decay, params):
+def _propagate(graph, seed_nodes, seed_weights, decay, params, cancel):
     indptr, indices = graph.indptr, graph.indices
     weights, rel_mult = graph.weights, graph.rel_mult
     budget = params.node_budget
@@ -126,11 +135,15 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
         max_delta = max(max_delta, float(abs(w)))
         queue.push(s, w)
 
-    # §3.2 the loop: until the queue is empty, §4.4 queue budget spent or §4.5 relax cap reached
-    stopped = False
+    # §3.2 the loop: until the queue is empty, §4.4 queue budget spent or §4.5 relax cap reached;
+    # interruptible between pops
+    stopped = truncated = False
     while len(queue) and not stopped:
         if params.queue_budget and m["pops"] >= params.queue_budget:
+            truncated = True
             break
+        if cancel is not None and m["pops"] % CHECK_EVERY_POPS == 0 and cancel.is_set():
+            raise KeyboardInterrupt("T1 query cancelled")
         # §3.2.1 pop
         u, c = queue.pop()
         m["pops"] += 1
@@ -151,7 +164,8 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
             continue
         # §3.2.5 edge loop
         d = layer + 1
-        for e in range(int(indptr[u]), int(indptr[u + 1])):
+        end = int(indptr[u + 1])
+        for e in range(int(indptr[u]), end):
             v = int(indices[e])
             # §3.2.5.1 radius cap
             if d > params.radius_cap:
@@ -178,9 +192,10 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
                 queue.push(v, contrib)
             else:
                 m["node_budget_hits"] += 1
-            # §3.2.5.8 relax cap
+            # §3.2.5.8 relax cap: truncated when edges of the row or queued entries remain
             if params.relax_cap and m["propagations"] >= params.relax_cap:
                 stopped = True
+                truncated = e + 1 < end or len(queue) > 0
                 break
 
     # §3.3 output, with the §6 metrics
@@ -193,7 +208,7 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params):
         dedupe_hits=queue.dedupe_hits, visited_evicted=visited.evicted if visited is not None else 0,
         max_delta=max_delta, iter_cap_layers=params.iter_cap_layers,
     )
-    return d_nodes, d_vals, metrics
+    return d_nodes, d_vals, metrics, truncated
 
 
 def decay_weights_reference(weights: np.ndarray, factor: np.float32, ticks: int) -> np.ndarray:

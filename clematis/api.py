@@ -11,7 +11,7 @@ import numpy as np
 from . import display
 from ._backend import resolve_backend
 from ._decay import decay_for
-from ._kernel_calls import run_query
+from ._kernel_calls import QueryOutput, run_query
 from ._params import T1Options, T1Params
 from ._validation import as_array, validate_seeds
 from .graph import ConceptGraph
@@ -21,13 +21,23 @@ from .seeding import seeds_from_text
 
 @dataclass(frozen=True)
 class T1Result:
-    """The outcome of one query: touched nodes (ascending indices) and their activations."""
+    """The outcome of one query: touched nodes (ascending indices) and their activations.
+
+    ``truncated`` is True when ``queue_budget`` or ``relax_cap`` ended the query while work
+    remained; it is not one of the metrics (docs/spec.md §6).
+    """
 
     nodes: np.ndarray
     values: np.ndarray
     metrics: dict
     backend: str
     graph: ConceptGraph = field(repr=False, compare=False)
+    truncated: bool = False
+
+    @classmethod
+    def from_output(cls, output: QueryOutput, backend: str, graph: ConceptGraph) -> T1Result:
+        """The result of one query's kernel output on ``graph``."""
+        return cls(output.nodes, output.values, output.metrics, backend, graph, output.truncated)
 
     def to_dict(self) -> dict:
         """``{node id: activation}`` for every node in the result."""
@@ -114,9 +124,8 @@ class Query:
     def run_validated(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
         """Run already validated seeds on the query's backend, or on ``backend`` (resolved)."""
         backend = backend or self.backend
-        d_nodes, d_vals, metrics = run_query(self.graph.arrays, nodes, weights, self.decay,
-                                             self.params, backend)
-        return T1Result(d_nodes, d_vals, metrics, backend, self.graph)
+        output = run_query(self.graph.arrays, nodes, weights, self.decay, self.params, backend)
+        return T1Result.from_output(output, backend, self.graph)
 
 
 def propagate(

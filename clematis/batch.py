@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Unpack
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._kernel_calls import run_batch
+from ._kernel_calls import QueryOutput, map_cancellable, run_batch
 from ._params import T1Options, T1Params
 from ._platform import available_cpus
 from ._validation import as_count
@@ -84,8 +83,8 @@ def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
 
 
 def run_chunk(chunk: SeedBatch, graph: ConceptGraph, decay: np.ndarray, params: T1Params,
-              backend: str) -> list[tuple[np.ndarray, np.ndarray, dict]]:
-    """``(nodes, values, metrics)`` of every query of ``chunk``, in one kernel call."""
+              backend: str) -> list[QueryOutput]:
+    """The output of every query of ``chunk``, in one kernel call."""
     return run_batch(graph.arrays, chunk.ptr, chunk.nodes, chunk.weights, decay, params, backend)
 
 
@@ -108,6 +107,7 @@ def propagate_many(
     ``workers`` threads (0: every CPU this process may use) run chunks of queries, each chunk in
     one GIL-free kernel call on its own scratch space; the graph is shared, never copied.
     ``progress=True`` shows a progress bar (``tqdm.auto``: a widget in Jupyter, else on stderr).
+    Ctrl-C stops every thread's query and raises KeyboardInterrupt once the threads are done.
     """
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}{conversion_hint(graph)}")
@@ -117,22 +117,13 @@ def propagate_many(
     chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
 
     def run(chunk: SeedBatch) -> list[T1Result]:
-        return [T1Result(*output, plan.backend, graph)
+        return [T1Result.from_output(output, plan.backend, graph)
                 for output in run_chunk(chunk, graph, plan.decay, plan.params, plan.backend)]
 
     results: list[T1Result] = []
-    with tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar:
-        if n_workers == 1 or len(chunks) <= 1:
-            outputs: Iterator[list[T1Result]] = map(run, chunks)
-            executor = None
-        else:
-            executor = ThreadPoolExecutor(min(n_workers, len(chunks)), thread_name_prefix="clematis")
-            outputs = executor.map(run, chunks)
-        try:
-            for chunk_results in outputs:
-                results.extend(chunk_results)
-                bar.update(len(chunk_results))
-        finally:
-            if executor is not None:
-                executor.shutdown(cancel_futures=True)
+    with (tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar,
+          map_cancellable(run, chunks, n_workers, thread_name_prefix="clematis") as outputs):
+        for chunk_results in outputs:
+            results.extend(chunk_results)
+            bar.update(len(chunk_results))
     return results

@@ -3,7 +3,8 @@ gate a build on a full-chain comparison with a golden run (see ``docs/runner.md`
 
 Results go to stdout as JSON; progress bars, the per-turn summary of a run and errors go to
 stderr. Exit status: 0 success, 1 a stage failed (not because of its input) or verification found
-differences, 2 bad input (arguments, dataset content, an unwritable or busy dataset).
+differences, 2 bad input (arguments, dataset content, an unwritable or busy dataset), 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .runner.lock import DatasetBusyError, describe
 from .runner.verify import verify
 
 PROG = "clematis-native"
+INTERRUPTED = 130  # exit status after Ctrl-C, as shells report a process ended by SIGINT
 STAGE_LIST = ", ".join(f"{s.number} {s.name}" for s in STAGES)
 
 
@@ -214,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status, output = args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C: run_chain discards what it staged; a journaled commit is recovered
+        fail("interrupted", INTERRUPTED)
     except StageFailed as exc:
         fail(f"{exc} (nothing was written to the dataset)", 2 if isinstance(exc.cause, INPUT_ERRORS) else 1)
     except INPUT_ERRORS as exc:

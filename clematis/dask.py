@@ -37,7 +37,8 @@ def propagate_many(
     Every seed set is validated here first (errors name ``seed_sets[q]``); then the graph is
     sent once to every worker, each task runs ``chunk_size`` queries, and the results come back
     in input order, attached to the local ``graph``. ``backend`` is resolved here: the workers
-    need the compiled kernel when it is ``"native"``.
+    need the compiled kernel when it is ``"native"``. When gathering fails or is interrupted
+    (Ctrl-C), the submitted futures are cancelled.
     """
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
@@ -53,5 +54,9 @@ def propagate_many(
     remote_graph = client.scatter(graph, broadcast=True, hash=False)
     futures = client.map(run_chunk, batch.chunks(size), graph=remote_graph, decay=plan.decay,
                          params=plan.params, backend=plan.backend, pure=False)
-    return [T1Result(nodes, values, metrics, plan.backend, graph)
-            for outputs in client.gather(futures) for nodes, values, metrics in outputs]
+    try:
+        gathered = client.gather(futures)
+    except BaseException:  # Ctrl-C included: nothing submitted keeps running for nobody
+        client.cancel(futures)
+        raise
+    return [T1Result.from_output(output, plan.backend, graph) for outputs in gathered for output in outputs]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import display
-from ._kernel_calls import run_query
+from ._kernel_calls import map_cancellable, run_query
 from ._metrics import zero_metrics
 from ._params import from_config
 from ._platform import available_cpus
@@ -132,8 +131,8 @@ def _run_graph(query: Query, seeds, policy: DispatchPolicy) -> _Outcome:
         return _Outcome(empty, counters)
 
     def run(backend: str) -> T1Result:
-        return T1Result(*run_query(graph.arrays, nodes, weights, query.decay, query.params, backend),
-                        backend, graph)
+        return T1Result.from_output(run_query(graph.arrays, nodes, weights, query.decay, query.params,
+                                              backend), backend, graph)
 
     try:
         return _Outcome(dispatch(run, policy, counters)[1], counters)
@@ -199,7 +198,8 @@ def run_turn(
     ids (str) or indices (int), weight 1.0, or a mapping of them to weights; a seed a graph does
     not hold is skipped for that graph. ``config``: a path, a mapping or None (see :func:`load_config`).
     Graphs run serially, or on threads when ``perf.parallel.enabled`` and ``perf.parallel.t1``
-    (identical results). ``backend`` and ``native_only`` as in :mod:`clematis.dispatch`.
+    (identical results); Ctrl-C stops them all with KeyboardInterrupt. ``backend`` and
+    ``native_only`` as in :mod:`clematis.dispatch`.
     With ``log_dir`` (default: env ``CLEMATIS_LOG_DIR``), each dispatch that bumps a counter
     appends a line to ``t1_native_diag.jsonl`` and the turn appends its metrics to ``turn.jsonl``.
     """
@@ -220,15 +220,12 @@ def run_turn(
     def job(plan: Query) -> _Outcome:
         return _run_graph(plan, seeds, policy)
 
+    outcomes = []
     workers = turn_workers(config, len(plans))
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clematis-t1") as pool:
-            outcomes = list(pool.map(job, plans))
-    else:
-        outcomes = []
-        for plan in plans:
-            outcomes.append(job(plan))
-            if outcomes[-1].error is not None:
+    with map_cancellable(job, plans, workers, thread_name_prefix="clematis-t1") as jobs:
+        for outcome in jobs:  # on threads every graph runs; serially the first error stops the turn
+            outcomes.append(outcome)
+            if outcome.error is not None:
                 break
     failed = next((i for i, o in enumerate(outcomes) if o.error is not None), None)
     done = outcomes if failed is None else outcomes[:failed + 1]

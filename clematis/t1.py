@@ -49,4 +49,6 @@ def propagate_one_graph(
         "contract", decay="exp_floor", rate=rate, floor=floor, radius_cap=radius_cap,
         iter_cap_layers=iter_cap_layers, node_budget=node_budget, **caps,
     )
-    return run_query(graph, nodes, weights32, decay_for(params, graph.n_nodes), params, chosen)
+    d_nodes, d_vals, metrics, _ = run_query(graph, nodes, weights32, decay_for(params, graph.n_nodes), params,
+                                            chosen)
+    return d_nodes, d_vals, metrics

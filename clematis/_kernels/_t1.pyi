@@ -8,6 +8,7 @@ from typing_extensions import disjoint_base
 
 COUNTERS_DTYPE: np.dtype[np.void]
 PARAMS_DTYPE: np.dtype[np.void]
+QUEUE_BYTES_KEPT: int
 
 _Index = npt.NDArray[np.int32] | npt.NDArray[np.int64]
 
@@ -16,6 +17,8 @@ class Workspace:
     """Reusable scratch for queries on graphs of ``n`` nodes; one per thread at a time."""
 
     def __new__(cls, n: int) -> Self: ...
+    @property
+    def queue_bytes(self) -> int: ...
 
 def propagate_batch(
     indptr: _Index,
@@ -30,4 +33,5 @@ def propagate_batch(
     decay: npt.NDArray[np.float32],
     workspace: Workspace,
     params: npt.NDArray[np.void],
+    cancel: npt.NDArray[np.int32] | None = None,
 ) -> tuple[_Index, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.void]]: ...

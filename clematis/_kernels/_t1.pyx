@@ -6,6 +6,12 @@
 # only allocates outputs and runs the kernel inside ``with nogil:``. Scratch arrays of size n live
 # in a reusable Workspace and only the entries a query touched are reset afterwards, so a query
 # costs what it touches, not what the graph holds.
+#
+# The loop is interruptible (docs/spec.md §3.2): every CHECK_INTERVAL edges scanned it reads the caller's cancel flag and, on the main thread, takes the GIL briefly
+# to run the signal handlers (Ctrl-C raises KeyboardInterrupt there). Building with
+# ``-DCLEMATIS_INTERRUPT_CHECK=0`` leaves the check out (benchmarks/interrupt_overhead.py).
+
+import threading
 
 import numpy as np
 
@@ -13,12 +19,31 @@ from libc.math cimport fabsf
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, qsort
 from libc.string cimport memcpy, memset
+from cpython.exc cimport PyErr_Occurred
 
 from clematis._kernels._buffers cimport EntryBuffer, grow, reserve
 from clematis._kernels._entries cimport entry_tie_pos, entry_value, pack_entry
 from clematis._kernels._minmax_heap cimport minmax_push, minmax_take, minmax_worst_index
 from clematis._kernels._radix_queue cimport RADIX_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push
 from clematis._kernels._rings cimport NodeRing, ring_push
+
+cdef extern from *:
+    """
+    #ifndef CLEMATIS_INTERRUPT_CHECK
+    #define CLEMATIS_INTERRUPT_CHECK 1
+    #endif
+    static inline int clematis_flag_is_set(const int32_t* flag) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
+    #else
+        return *(const volatile int32_t*)flag != 0;
+    #endif
+    }
+    """
+    const bint INTERRUPT_CHECK "CLEMATIS_INTERRUPT_CHECK"
+    bint flag_is_set "clematis_flag_is_set" (const int32_t* flag) noexcept nogil
+    # declared here without an exception clause: the kernel leaves its exception pending
+    int PyErr_CheckSignals() noexcept
 
 ctypedef fused index_t:
     int32_t
@@ -27,6 +52,21 @@ ctypedef fused index_t:
 # §2.3 thresholds
 cdef double EPS = 1e-8          # skip threshold, compared in double
 cdef float OUTPUT_EPS = 1e-8    # output filter, compared in float32
+
+# Status of a kernel run.
+cdef enum:
+    KERNEL_OK = 0
+    OUT_OF_MEMORY = -1
+    INTERRUPTED = -2
+
+# Edges of expanded rows between two interrupt checks: well under a millisecond of work, a few
+# thousand pops on the perf-smoke graph.
+cdef int64_t CHECK_INTERVAL = 1 << 15
+
+# After a call, a workspace whose queue structures hold more than this many bytes releases them
+# (they grow again on demand), so a pooled workspace keeps at most this much queue memory.
+cdef int64_t QUEUE_BYTES_LIMIT = 1 << 20
+QUEUE_BYTES_KEPT = QUEUE_BYTES_LIMIT
 
 cdef struct Counters:
     int64_t pops
@@ -38,6 +78,7 @@ cdef struct Counters:
     int64_t frontier_evicted
     int64_t dedupe_hits
     int64_t visited_evicted
+    int64_t truncated   # 1: the queue budget or the relax cap ended the loop with work left (not a §6 metric)
     float max_delta
 
 
@@ -70,7 +111,11 @@ cdef struct Scratch:
 
 
 cdef class Workspace:
-    """Reusable scratch for queries on graphs of ``n`` nodes; one per thread at a time."""
+    """Reusable scratch for queries on graphs of ``n`` nodes; one per thread at a time.
+
+    After each ``propagate_batch`` call it keeps at most ``QUEUE_BYTES_KEPT`` (1 MiB) of queue
+    memory: structures grown past that by a big query are released at the end of the call.
+    """
 
     cdef Scratch s
 
@@ -91,18 +136,53 @@ cdef class Workspace:
             raise MemoryError(f"cannot allocate T1 scratch space for {n} nodes")
 
     def __dealloc__(self):
-        cdef int b
         free(self.s.acc)
         free(self.s.dist1)
         free(self.s.touched)
         free(self.s.out_vals)
         free(self.s.ring_count)
         free(self.s.visited)
-        free(self.s.heap.data)
-        for b in range(RADIX_BUCKETS):
-            free(self.s.radix.buckets[b].data)
-        free(self.s.dedupe_ring.data)
-        free(self.s.visited_ring.data)
+        release_queues(&self.s)
+
+    @property
+    def queue_bytes(self) -> int:
+        """Bytes allocated for the queue structures: radix buckets, frontier heap and rings."""
+        return queue_bytes(&self.s)
+
+
+cdef int64_t queue_bytes(const Scratch* s) noexcept nogil:
+    cdef int b
+    cdef int64_t entries = s.heap.capacity
+    for b in range(RADIX_BUCKETS):
+        entries += s.radix.buckets[b].capacity
+    return (entries * <int64_t>sizeof(uint64_t)
+            + (s.dedupe_ring.capacity + s.visited_ring.capacity) * <int64_t>sizeof(int32_t))
+
+
+cdef void free_entries(EntryBuffer* buf) noexcept nogil:
+    free(buf.data)
+    buf.data = NULL
+    buf.size = 0
+    buf.capacity = 0
+
+
+cdef void free_ring(NodeRing* ring) noexcept nogil:
+    free(ring.data)
+    ring.data = NULL
+    ring.size = 0
+    ring.capacity = 0
+    ring.head = 0
+
+
+cdef void release_queues(Scratch* s) noexcept nogil:
+    """Free the queue structures of an idle workspace; they grow again from empty when needed."""
+    cdef int b
+    free_entries(&s.heap)
+    for b in range(RADIX_BUCKETS):
+        free_entries(&s.radix.buckets[b])
+    radix_clear(&s.radix)
+    free_ring(&s.dedupe_ring)
+    free_ring(&s.visited_ring)
 
 
 cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
@@ -164,17 +244,30 @@ cdef inline int dequeue(Scratch* s, const Params* caps, uint64_t* entry) noexcep
     return radix_pop(&s.radix, entry)
 
 
+cdef bint interrupted(const int32_t* cancel, bint check_signals) noexcept nogil:
+    """True when the caller set ``cancel``, or when ``check_signals`` (main thread only) and a
+    signal handler raised: that exception (KeyboardInterrupt for Ctrl-C) is then left pending."""
+    if cancel != NULL and flag_is_set(cancel):
+        return True
+    if check_signals:
+        with gil:
+            return PyErr_CheckSignals() < 0
+    return False
+
+
 cdef int run_t1(
     const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
     const int32_t* tie_pos, const int32_t* node_of_pos, const index_t* seed_nodes,
     const float* seed_weights, int64_t n_seeds, const float* decay, const Params* caps, Scratch* s,
-    Counters* counters,
+    Counters* counters, const int32_t* cancel, bint check_signals,
 ) noexcept nogil:
     """§3: seeds, then pop-and-expand until the queue empties or a budget stops it.
 
-    Returns 0, or -1 when memory runs out. The hot loop keeps its pointers and counters in
-    locals (extensions build with -fno-strict-aliasing, so stores through ``acc`` would
-    otherwise force reloads of every field of ``s`` and ``counters``).
+    Returns KERNEL_OK, OUT_OF_MEMORY, or INTERRUPTED when ``interrupted(cancel, check_signals)``
+    fired; whatever it returns, ``s.n_touched`` covers every touched node, so the workspace can
+    be reset. The hot loop keeps its pointers and counters in locals (extensions build with
+    -fno-strict-aliasing, so stores through ``acc`` would otherwise force reloads of every field
+    of ``s`` and ``counters``).
 
     Deliberate transformations of the reference, each giving the same bits and counts:
     - §3.2.5.1/§3.2.5.2 per row: ``d`` is the same for every edge of row ``u``, so a row past
@@ -193,12 +286,13 @@ cdef int run_t1(
     cdef int64_t pops = 0, propagations = 0, layers_processed = 0
     cdef int64_t radius_cap_hits = 0, layer_cap_hits = 0, node_budget_hits = 0
     cdef int64_t n_touched
+    cdef int64_t until_check = CHECK_INTERVAL
     cdef int32_t u, v, evicted, d1, old
     cdef uint64_t entry
     cdef float w, c, contrib, a, dec, abs_contrib, max_delta = 0, budget = caps.node_budget
-    cdef int status = 0
+    cdef int status = KERNEL_OK, pushed
     cdef bint caps_on = caps.frontier_cap or caps.dedupe_window
-    cdef bint stop = False
+    cdef bint stop = False, truncated = False
 
     # §3.1 seeds
     for i in range(n_seeds):
@@ -209,16 +303,19 @@ cdef int run_t1(
         if fabsf(w) > max_delta:
             max_delta = fabsf(w)
         if enqueue(s, caps, u, w, tie_pos, counters) < 0:
-            return -1
+            return OUT_OF_MEMORY
     n_touched = s.n_touched
 
-    # §3.2 the loop: until the queue is empty, §4.4 queue budget spent or §4.5 relax cap reached
+    # §3.2 the loop: until the queue is empty, §4.4 queue budget spent or §4.5 relax cap reached;
+    # interruptible between pops
     while queue_size(s, caps) > 0 and not stop:
         if caps.queue_budget and pops >= caps.queue_budget:
+            truncated = True
             break
         # §3.2.1 pop
         if dequeue(s, caps, &entry) < 0:
-            return -1
+            status = OUT_OF_MEMORY
+            break
         u = node_of_pos[entry_tie_pos(entry)]
         c = entry_value(entry)
         pops += 1
@@ -226,10 +323,11 @@ cdef int run_t1(
         if caps.visited_cap:
             if s.visited[u]:
                 continue
-            status = ring_push(&s.visited_ring, u, &evicted)
-            if status < 0:
-                return -1
-            if status == 1:
+            pushed = ring_push(&s.visited_ring, u, &evicted)
+            if pushed < 0:
+                status = OUT_OF_MEMORY
+                break
+            if pushed == 1:
                 s.visited[evicted] = 0
                 counters.visited_evicted += 1
             s.visited[u] = 1
@@ -253,6 +351,15 @@ cdef int run_t1(
         if d > caps.iter_cap_layers:  # §3.2.5.2 layer cap, for the whole row
             layer_cap_hits += end - e
             continue
+        # interrupt check, counting the edges of expanded rows: every other pop takes an entry
+        # that a counted edge (or a seed) queued, so the work between checks stays bounded
+        if INTERRUPT_CHECK:
+            until_check -= end - e
+            if until_check <= 0:
+                until_check = CHECK_INTERVAL
+                if interrupted(cancel, check_signals):
+                    status = INTERRUPTED
+                    break
         dec = decay[d]
         d1 = <int32_t>(d + 1)
         while e < end:
@@ -282,14 +389,19 @@ cdef int run_t1(
             if fabsf(a) < budget:
                 if caps_on:
                     if enqueue(s, caps, v, contrib, tie_pos, counters) < 0:
-                        return -1
+                        status = OUT_OF_MEMORY
+                        stop = True
+                        break
                 elif radix_push(&s.radix, pack_entry(tie_pos[v], contrib)) < 0:
-                    return -1
+                    status = OUT_OF_MEMORY
+                    stop = True
+                    break
             else:
                 node_budget_hits += 1
-            # §3.2.5.8 relax cap
+            # §3.2.5.8 relax cap: truncated when edges of the row or queued entries remain
             if caps.relax_cap and propagations >= caps.relax_cap:
                 stop = True
+                truncated = e + 1 < end or queue_size(s, caps) > 0
                 break
             e += 1
 
@@ -300,8 +412,9 @@ cdef int run_t1(
     counters.radius_cap_hits = radius_cap_hits
     counters.layer_cap_hits = layer_cap_hits
     counters.node_budget_hits = node_budget_hits
+    counters.truncated = truncated
     counters.max_delta = max_delta
-    return 0
+    return status
 
 
 cdef int compare_int32(const void* a, const void* b) noexcept nogil:
@@ -369,13 +482,13 @@ cdef struct Output:
 
 
 cdef int append_output(Output* out, const Scratch* s, int64_t kept) noexcept nogil:
-    """Append the ``kept`` compacted results of ``s``; -1 when memory runs out."""
+    """Append the ``kept`` compacted results of ``s``; OUT_OF_MEMORY when memory runs out."""
     cdef int64_t values_capacity = out.capacity
     if kept == 0:
         return 0  # nothing to copy (and memcpy must not see the NULL of an empty output)
     if (grow(<void**>&out.values, &values_capacity, out.size + kept, sizeof(float), 1024, 0) < 0
             or grow(<void**>&out.nodes, &out.capacity, out.size + kept, sizeof(int32_t), 1024, 0) < 0):
-        return -1
+        return OUT_OF_MEMORY
     memcpy(out.nodes + out.size, s.touched, kept * sizeof(int32_t))
     memcpy(out.values + out.size, s.out_vals, kept * sizeof(float))
     out.size += kept
@@ -387,10 +500,11 @@ cdef int run_t1_batch(
     const int32_t* tie_pos, const int32_t* node_of_pos, const int64_t* seed_ptr,
     const index_t* seed_nodes,
     const float* seed_weights, int64_t n_queries, const float* decay, const Params* caps, Scratch* s,
-    Counters* counters, int64_t* offsets, Output* out,
+    Counters* counters, int64_t* offsets, Output* out, const int32_t* cancel, bint check_signals,
 ) noexcept nogil:
     """Query ``q`` is seeds ``seed_ptr[q] .. seed_ptr[q + 1] - 1``; its output lands in
-    ``out[offsets[q] .. offsets[q + 1] - 1]``. Returns 0, or -1 when memory runs out."""
+    ``out[offsets[q] .. offsets[q + 1] - 1]``. Returns the status of ``run_t1`` (the first that
+    is not KERNEL_OK stops the batch) or OUT_OF_MEMORY; the workspace is left idle either way."""
     cdef int64_t q, first, count, kept
     cdef int status
     offsets[0] = 0
@@ -400,12 +514,22 @@ cdef int run_t1_batch(
         status = run_t1(indptr, indices, weights, rel_mult, tie_pos, node_of_pos,
                         seed_nodes + first if count else NULL,
                         seed_weights + first if count else NULL,
-                        count, decay, caps, s, &counters[q])
+                        count, decay, caps, s, &counters[q], cancel, check_signals)
         kept = collect_and_reset(s)  # always: the workspace must be idle for the next query
-        if status < 0 or append_output(out, s, kept) < 0:
-            return -1
+        if status != KERNEL_OK:
+            return status
+        if append_output(out, s, kept) < 0:
+            return OUT_OF_MEMORY
         offsets[q + 1] = out.size
-    return 0
+    return KERNEL_OK
+
+
+cdef int raise_interrupt() except -1:
+    """Raise what stopped the kernel: the exception a signal handler left pending
+    (KeyboardInterrupt for Ctrl-C), else KeyboardInterrupt for a call cancelled by its caller."""
+    if PyErr_Occurred() != NULL:
+        return -1
+    raise KeyboardInterrupt("T1 query cancelled")
 
 
 def propagate_batch(
@@ -413,7 +537,7 @@ def propagate_batch(
     const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
     const int64_t[::1] seed_ptr,
     const index_t[::1] seed_nodes, const float[::1] seed_weights, const float[::1] decay,
-    Workspace workspace not None, const Params[::1] params,
+    Workspace workspace not None, const Params[::1] params, const int32_t[::1] cancel=None,
 ):
     """Run many validated queries on one graph; query ``q`` is seeds ``seed_ptr[q]:seed_ptr[q+1]``.
 
@@ -421,12 +545,18 @@ def propagate_batch(
     query ``q`` owning ``offsets[q]:offsets[q + 1]``, and one ``COUNTERS_DTYPE`` record per query.
     Each query returns the same bits as the reference (``clematis._reference``) with the same
     arguments. ``params`` is one ``PARAMS_DTYPE`` record (``clematis._params.T1Params.record``).
+
+    The call is interruptible: on the main thread a signal handler's exception (KeyboardInterrupt
+    for Ctrl-C) stops it within a few thousand pops; anywhere, ``cancel[0]`` set non-zero by
+    another thread stops it with KeyboardInterrupt. The workspace stays reusable either way.
     """
     cdef Scratch* s = &workspace.s
     cdef Params caps
     cdef Output out
     cdef int status
     cdef int64_t q, i
+    cdef const int32_t* cancel_flag = NULL
+    cdef bint check_signals = threading.current_thread() is threading.main_thread()
     cdef int64_t n = indptr.shape[0] - 1
     cdef int64_t n_queries = seed_ptr.shape[0] - 1
     if n != s.n:
@@ -440,6 +570,10 @@ def propagate_batch(
             raise ValueError("seed_ptr must be non-decreasing")
     if params.shape[0] != 1:
         raise ValueError("params must hold one PARAMS_DTYPE record")
+    if cancel is not None:
+        if cancel.shape[0] != 1:
+            raise ValueError("cancel must hold one int32 flag")
+        cancel_flag = &cancel[0]
     caps = params[0]
     s.dedupe_ring.limit = caps.dedupe_window
     s.visited_ring.limit = caps.visited_cap
@@ -460,9 +594,12 @@ def propagate_batch(
                               &seed_ptr[0], &seed_nodes[0] if seed_nodes.shape[0] else NULL,
                               &seed_weights[0] if seed_weights.shape[0] else NULL, n_queries,
                               &decay[0], &caps, s,
-                              &counters_view[0] if n_queries else NULL, &offsets_view[0], &out)
+                              &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
+                              cancel_flag, check_signals)
     try:
-        if status < 0:
+        if status == INTERRUPTED:
+            raise_interrupt()
+        if status == OUT_OF_MEMORY:
             raise MemoryError("out of memory while running a T1 batch")
         d_nodes = np.empty(out.size, dtype=np.int64 if index_t is int64_t else np.int32)
         d_vals = np.empty(out.size, dtype=np.float32)
@@ -475,4 +612,6 @@ def propagate_batch(
     finally:
         free(out.nodes)
         free(out.values)
+        if queue_bytes(s) > QUEUE_BYTES_LIMIT:
+            release_queues(s)
     return d_nodes, d_vals, offsets, counters

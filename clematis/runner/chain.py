@@ -14,13 +14,13 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import _backend
+from .._kernel_calls import map_cancellable
 from .._platform import available_cpus
 from ..api import T1Result
 from ..dispatch import new_counters
@@ -336,10 +336,9 @@ class ChainRun:
                             native_only=self.options.native_only)
 
         threads = turn_workers(self.config, len(graphs))
-        if threads == 1:
-            return [one(pair) for pair in zip(graphs, seeds, strict=True)]
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="clematis-t1") as pool:
-            return list(pool.map(one, zip(graphs, seeds, strict=True)))
+        with map_cancellable(one, zip(graphs, seeds, strict=True), threads,
+                             thread_name_prefix="clematis-t1") as turns:
+            return list(turns)
 
     def step(self, stage: Stage, turn: int | None) -> dict:
         reads, writes = stage.io(self.dataset, turn)

@@ -139,14 +139,14 @@ def test_serial_and_parallel_turns_are_bit_identical(graphs):
 
 def test_parallel_needs_both_switches(graphs, monkeypatch):
     seen = []
-    import clematis.stage as stage
+    import clematis._kernel_calls as kernel_calls
 
-    class Recorder(stage.ThreadPoolExecutor):
+    class Recorder(kernel_calls.ThreadPoolExecutor):
         def __init__(self, max_workers=None, **kw):
             seen.append(max_workers)
             super().__init__(max_workers=max_workers, **kw)
 
-    monkeypatch.setattr(stage, "ThreadPoolExecutor", Recorder)
+    monkeypatch.setattr(kernel_calls, "ThreadPoolExecutor", Recorder)
     clematis.run_turn(graphs, "word1", {"perf": {"parallel": {"enabled": True}}})
     assert seen == []
     clematis.run_turn(graphs, "word1", {"perf": {"parallel": {"enabled": True, "t1": True,

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from helpers import PARAM_SETS, assert_same_results, demo_seed_sets, one_by_one, smoke_graph
 
 import clematis
+import clematis._kernel_calls
 import clematis.batch
 from clematis._kernel_calls import workspaces_for
 from clematis._kernels import _t1
@@ -91,13 +92,13 @@ def test_chunks_cover_the_batch_and_shrink_towards_the_end(n_queries, n_workers)
 
 def test_workers_zero_uses_every_visible_cpu(big_graph, monkeypatch):
     sizes = []
-    real = clematis.batch.ThreadPoolExecutor
+    real = clematis._kernel_calls.ThreadPoolExecutor
 
     def recording(max_workers, **kwargs):
         sizes.append(max_workers)
         return real(max_workers, **kwargs)
 
-    monkeypatch.setattr(clematis.batch, "ThreadPoolExecutor", recording)
+    monkeypatch.setattr(clematis._kernel_calls, "ThreadPoolExecutor", recording)
     clematis.propagate_many(big_graph, [[i] for i in range(400)], radius_cap=1)
     cpus = len(os.sched_getaffinity(0))
     assert sizes == ([cpus] if cpus > 1 else [])

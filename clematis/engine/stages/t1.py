@@ -88,7 +88,8 @@ def _t1_one_graph_dispatch(
     counters = new_counters()
 
     def run(backend: str) -> tuple[np.ndarray, np.ndarray, dict]:
-        return run_query(graph, nodes, activations, decay, kernel_params, backend)
+        d_nodes, d_vals, metrics, _ = run_query(graph, nodes, activations, decay, kernel_params, backend)
+        return d_nodes, d_vals, metrics  # the design's shape (no ``truncated``)
 
     _, (d_nodes, d_vals, metrics) = dispatch(run, policy, counters)
     return d_nodes, d_vals, {**metrics, "native_t1": counters}
