@@ -1,24 +1,25 @@
-"""``propagate_many`` on a Dask cluster: a graph scattered to the workers, chunks of queries mapped.
+"""``propagate_many`` on a Dask cluster: a graph kept on the workers, chunks of queries mapped.
 
-``scatter_graph`` keeps a graph on the workers (a :class:`GraphHandle`); ``propagate_many`` given
-the handle then moves only queries and results. Given a graph, it scatters it for that call.
+``scatter_graph`` keeps a graph on every worker (a :class:`GraphHandle`); ``propagate_many``
+given the handle then moves only queries and results. Given a graph, it scatters it for that call.
 
 Needs the optional extra: ``pip install 'clematis[dask]'``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Unpack
 
 try:
-    from distributed import Client, Future, as_completed
+    from distributed import Client, Future, WorkerPlugin, as_completed, get_worker
 except ImportError as exc:
     raise ImportError("clematis.dask needs dask.distributed, which is not installed; "
                       "install it with: pip install 'clematis[dask]'") from exc
 from tqdm.auto import tqdm
 
-from ._params import T1Options
+from ._params import T1Options, T1Params
 from ._validation import as_count
 from .api import Query, T1Result
 from .batch import SeedBatch, run_chunk, seed_batch
@@ -27,32 +28,40 @@ from .graph import ConceptGraph
 __all__ = ["GraphHandle", "propagate_many", "scatter_graph"]
 
 
-class GraphHandle:
-    """A graph kept on the workers of one client, and the local graph results attach to.
+class _GraphPlugin(WorkerPlugin):
+    """One graph held by every worker, those that join later included.
 
-    ``future`` is the scattered graph; it stays on the cluster until :meth:`release` or until
-    the handle is garbage-collected. Seeds are validated against the local ``graph``.
+    A worker plugin rather than scattered data: Dask's active memory manager drops the extra
+    replicas of scattered data that no task is waiting for, so between calls a broadcast graph
+    would shrink to one copy and be fetched again by every other worker on the next call.
     """
 
-    def __init__(self, future: Future, graph: ConceptGraph) -> None:
-        self.future = future
+    def __init__(self, graph: ConceptGraph) -> None:
+        self.graph = graph
+
+
+class GraphHandle:
+    """A graph kept on every worker of one client, and the local graph results attach to.
+
+    The graph stays on the workers (and, to bring workers that join later up to date, pickled on
+    the scheduler) until :meth:`release`. Seeds are validated against the local ``graph``.
+    """
+
+    def __init__(self, client: Client, name: str, graph: ConceptGraph) -> None:
+        self.client = client
+        self.name = name
         self.graph = graph
         self.released = False
 
-    @property
-    def client(self) -> Client:
-        """The client that scattered the graph (the handle works with it only)."""
-        return self.future.client
-
     def release(self) -> None:
-        """Let the workers drop the graph; the handle cannot be used afterwards."""
+        """Let the workers and the scheduler drop the graph; the handle cannot be used afterwards."""
         if not self.released:
-            self.future.release()
+            self.client.unregister_worker_plugin(self.name)
             self.released = True
 
     def __repr__(self) -> str:
         state = "released" if self.released else f"on {self.client.scheduler.address}"
-        return f"<GraphHandle {self.graph!r} {state}>"
+        return f"<GraphHandle {self.name} {self.graph!r} {state}>"
 
 
 def _check_client(client) -> None:
@@ -61,7 +70,7 @@ def _check_client(client) -> None:
 
 
 def _scatter(client: Client, graph: ConceptGraph) -> Future:
-    """One copy of ``graph`` on every worker of ``client``."""
+    """One copy of ``graph`` on every worker of ``client``, for one call."""
     return client.scatter(graph, broadcast=True, hash=False)
 
 
@@ -73,7 +82,18 @@ def scatter_graph(client: Client, graph: ConceptGraph) -> GraphHandle:
     _check_client(client)
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}")
-    return GraphHandle(_scatter(client, graph), graph)
+    name = f"clematis-graph-{uuid.uuid4().hex}"
+    client.register_plugin(_GraphPlugin(graph), name=name)
+    return GraphHandle(client, name, graph)
+
+
+def _run_chunk_on_held_graph(chunk: SeedBatch, graph_name: str, decay, params: T1Params,
+                             backend: str) -> list:
+    """:func:`clematis.batch.run_chunk` on the graph a handle keeps on this worker."""
+    plugin = get_worker().plugins.get(graph_name)
+    if plugin is None:
+        raise RuntimeError(f"this worker holds no graph {graph_name!r}: the GraphHandle was released")
+    return run_chunk(chunk, plugin.graph, decay, params, backend)
 
 
 def _local_graph(graph: ConceptGraph | GraphHandle, client: Client) -> ConceptGraph:
@@ -132,9 +152,12 @@ def propagate_many(
     batch = seed_batch(plan, seed_sets)
     if len(batch) == 0:
         return []
-    remote = graph.future if isinstance(graph, GraphHandle) else _scatter(client, local)
     chunks: list[SeedBatch] = batch.chunks(size)
-    futures = client.map(run_chunk, chunks, graph=remote, decay=plan.decay, params=plan.params,
+    if isinstance(graph, GraphHandle):
+        task, where = _run_chunk_on_held_graph, {"graph_name": graph.name}
+    else:
+        task, where = run_chunk, {"graph": _scatter(client, local)}
+    futures = client.map(task, chunks, **where, decay=plan.decay, params=plan.params,
                          backend=plan.backend, pure=False)
     outputs = _gather_in_order(futures, [len(chunk) for chunk in chunks], progress)
     return [T1Result(*output, plan.backend, local) for chunk_outputs in outputs for output in chunk_outputs]

@@ -85,11 +85,30 @@ def test_handle_keeps_the_graph_on_the_workers(demo_graph, client, monkeypatch):
         got = clematis.dask.propagate_many(handle, seed_sets, client=client, chunk_size=5, **params)
         assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, **params))
         assert all(result.graph is demo_graph for result in got)
-    held = client.run(lambda dask_worker: handle.future.key in dask_worker.data)
-    assert list(held.values()) == [True, True], held
+    assert list(holds_graph(client, handle).values()) == [True, True]
     handle.release()
+    assert list(holds_graph(client, handle).values()) == [False, False]
     with pytest.raises(ValueError, match="released"):
         clematis.dask.propagate_many(handle, [[0]], client=client)
+
+
+def holds_graph(client, handle) -> dict:
+    """Per worker: does it hold the handle's graph (the very graph the queries run on)?"""
+    name, n_nodes = handle.name, handle.graph.n_nodes
+    return client.run(lambda dask_worker: name in dask_worker.plugins
+                      and dask_worker.plugins[name].graph.n_nodes == n_nodes)
+
+
+def test_a_worker_that_joins_later_gets_the_graph(demo_graph):
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        handle = clematis.dask.scatter_graph(client, demo_graph)
+        cluster.scale(2)
+        client.wait_for_workers(2)
+        assert list(holds_graph(client, handle).values()) == [True, True]
+        seed_sets = demo_seed_sets(demo_graph, 12, seed=2)
+        got = clematis.dask.propagate_many(handle, seed_sets, client=client, chunk_size=2, queue_budget=200)
+        assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, queue_budget=200))
 
 
 def test_results_come_back_in_input_order_whatever_the_completion_order(demo_graph, client, monkeypatch):
