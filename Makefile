@@ -108,9 +108,10 @@ decay-study: install
 # See docs/install.md.
 SANITIZE_VENV := .venv-sanitize
 SANITIZE_SRC := build/sanitize/src
-SANITIZE_TESTS := tests/test_t1_handmade.py tests/test_parity_random.py tests/test_batch.py \
-	tests/test_frozen_bits.py tests/test_truncated.py tests/test_workspace_memory.py tests/test_interrupt.py \
-	$(wildcard tests/test_fuzz.py)
+SANITIZE_TESTS := tests/kernel_contract/test_t1_handmade.py tests/kernel_contract/test_parity_random.py \
+	tests/user_api/test_batch.py tests/kernel_contract/test_frozen_bits.py tests/kernel_contract/test_truncated.py \
+	tests/kernel_contract/test_workspace_memory.py tests/stage_runner_cli/test_interrupt.py \
+	tests/kernel_contract/test_fuzz.py
 sanitize:
 	test -x $(SANITIZE_VENV)/bin/python || $(PYTHON) -m venv $(SANITIZE_VENV)
 	$(SANITIZE_VENV)/bin/python -m pip install --quiet "setuptools>=77" "Cython>=3.1"

@@ -1,14 +1,22 @@
-"""Side-by-side speed ratios on the perf-smoke graph (issue 2, "Speed"); run by ``make bench-compare``.
+"""Side-by-side speed ratios (issues 2 and 15); run by ``make bench-compare``.
+
+On the perf-smoke graph, each measured in one interleaved run with native:
 
 1. native vs the Python reference, seeds 0..3 (target: native >= 100x faster);
 2. native vs a plain C implementation with a binary heap of 16-byte entries, seeds 0..23
-   (target: native faster).
+   (target: native faster);
+3. native / the queue-free floor at both seed counts (``benchmarks/floor``: the recorded pops
+   replayed with no queue; goal: native <= 3x the floor).
 
-Every pair is first checked to return identical nodes, float32 bits and metrics. Timings are
-the median of interleaved repeats of the kernel call path only (``Query.run_validated`` for clematis,
-the ctypes call for C), inputs prepared outside the timed region. Where valgrind is installed,
-callgrind instruction counts and simulated cache misses of the two kernels follow (repeatable on
-a noisy machine); where hardware counters work, ``perf stat`` instruction counts too.
+Then small queries on a 64-node graph, clematis / networkx per query (``small_queries.py``), and
+the bytes per edge of a ConceptGraph's per-edge arrays.
+
+Every pair is first checked to return identical nodes, float32 bits and metrics (the floor:
+nodes, bits and propagations). Timings are the median of interleaved repeats of the call path
+only (``Query.run_validated`` for clematis, the ctypes call for C and the floor), inputs prepared
+outside the timed region. Where valgrind is installed, callgrind instruction counts and simulated
+cache misses of native and C follow (repeatable on a noisy machine); where hardware counters
+work, ``perf stat`` instruction counts too.
 """
 
 from __future__ import annotations
@@ -22,14 +30,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from c_baseline import CBaseline, build_library
 from callgrind import C_BASELINE_ENTRY, NATIVE_KERNEL_ENTRY, callgrind_command, event_totals
+from floor import Floor, build_floor_library
+from small_queries import SMALL_PARAMS, small_graph, small_query_calls
 from t1_workloads import first_seeds, smoke_graph
 
-from clematis.api import Query
+from clematis import ConceptGraph
+from clematis.api import Query, T1Result
 from clematis.parity import identical
 
 # callgrind collects only inside these functions: the compiled call with its argument handling
@@ -53,16 +65,27 @@ def interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int) ->
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-class Workbench:
-    """The smoke graph with prepared native, python and C queries."""
+@dataclass(frozen=True)
+class Rival:
+    """A call timed against native: ``reproduces(expected)`` is checked first, ``verdict(r)``
+    prints the ratio ``r`` = rival time / native time."""
 
-    def __init__(self, library: Path) -> None:
+    call: Callable[[], object]
+    reproduces: Callable[[T1Result], bool]
+    verdict: Callable[[float], str]
+
+
+class Workbench:
+    """The smoke graph with prepared native, python, C and floor queries."""
+
+    def __init__(self, library: Path, floor_library: Path | None = None) -> None:
         self.graph = smoke_graph()
         self.native = Query(self.graph, backend="native", queue_budget=0)
         self.python = Query(self.graph, backend="python", queue_budget=0)
         self.baseline = CBaseline(library, self.graph.n_nodes)
+        self.floor = Floor(floor_library, self.graph.n_nodes) if floor_library else None
 
-    def native_call(self, k: int) -> Callable[[], object]:
+    def native_call(self, k: int) -> Callable[[], T1Result]:
         seeds = self.native.seeds(first_seeds(k))
         return lambda: self.native.run_validated(*seeds)
 
@@ -73,19 +96,76 @@ class Workbench:
     def c_call(self, k: int) -> Callable[[], tuple]:
         return self.baseline.prepare(self.native, first_seeds(k))
 
+    def python_rival(self, k: int) -> Rival:
+        call = self.python_call(k)
+        return Rival(call, lambda expected: identical(expected, call()),
+                     lambda r: f"native is {r:.2f}x faster than python  (target: >= 100x)")
 
-def compare(name: str, other: Callable, native: Callable, k: int,
-            repeats: int, target: str) -> None:
+    def c_rival(self, k: int) -> Rival:
+        call = self.c_call(k)
+        return Rival(call, lambda expected: identical(expected, call()),
+                     lambda r: f"native is {r:.2f}x faster than c  (target: > 1x)")
+
+    def floor_rival(self, k: int) -> Rival:
+        replay = self.floor.prepare(self.native, first_seeds(k))
+        return Rival(replay, lambda e: replay.reproduces(e.nodes, e.values, e.metrics),
+                     lambda r: f"native takes {1 / r:.2f}x the queue-free floor "
+                               f"({replay.pops.shape[0]:,} expanded pops replayed; goal: <= 3x)")
+
+
+def compare(k: int, native: Callable[[], T1Result], rivals: dict[str, Rival], repeats: int) -> None:
+    """Time native and every rival side by side on seeds 0..k-1, after checking their results."""
     expected = native()
-    if not identical(expected, other()):
-        sys.exit(f"MISMATCH: {name} and native differ on seeds 0..{k - 1}; the timing would be meaningless")
-    medians = interleaved_medians({"native": native, name: other}, repeats)
-    ratio = medians[name] / medians["native"]
+    for name, rival in rivals.items():
+        if not rival.reproduces(expected):
+            sys.exit(f"MISMATCH: {name} and native differ on seeds 0..{k - 1}; "
+                     "the timing would be meaningless")
+    medians = interleaved_medians({"native": native, **{n: r.call for n, r in rivals.items()}}, repeats)
     print(f"\nseeds 0..{k - 1}: identical results, pops {expected.metrics['pops']:,}, "
           f"propagations {expected.metrics['propagations']:,} (median of {repeats} interleaved runs)")
-    print(f"  native  {medians['native'] * 1e3:10.2f} ms")
-    print(f"  {name:<7} {medians[name] * 1e3:10.2f} ms")
-    print(f"  native is {ratio:.2f}x faster than {name}  (target: {target})")
+    for name, median in medians.items():
+        print(f"  {name:<7} {median * 1e3:10.2f} ms")
+    for name, rival in rivals.items():
+        print(f"  {rival.verdict(medians[name] / medians['native'])}")
+
+
+# the clematis sides of small_queries.small_query_calls, with issue 15's goals (None: no goal)
+SMALL_QUERY_GOALS = {"propagate native": "<= 0.5x", "propagate python": None, "Query.run native": "<= 0.3x",
+                     "propagate_many native": "<= 0.2x"}
+
+
+def compare_small_queries(repeats: int) -> None:
+    """Per-query clematis / networkx ratios on the 64-node graph, the clematis sides checked
+    bit-identical to each other first."""
+    graph = small_graph()
+    calls = small_query_calls(graph)
+    expected = calls["propagate native"]()
+    for name in SMALL_QUERY_GOALS:
+        if not all(identical(a, b) for a, b in zip(expected, calls[name](), strict=True)):
+            sys.exit(f"MISMATCH: {name} and propagate native differ on the small graph")
+    medians = interleaved_medians(calls, repeats)
+    queries = graph.n_nodes
+    print(f"\nsmall queries: {graph.n_nodes} nodes, {graph.n_edges} edges, one seed, {SMALL_PARAMS}, "
+          f"one query per node vs networkx single_source_dijkstra_path_length(cutoff=1.0) "
+          f"(median of {repeats} interleaved runs of {queries} queries)")
+    per_query = {name: median / queries for name, median in medians.items()}
+    for name, seconds in per_query.items():
+        ratio = seconds / per_query["networkx"]
+        goal = f"  (goal: {SMALL_QUERY_GOALS[name]})" if SMALL_QUERY_GOALS.get(name) else ""
+        print(f"  {name:<22} {seconds * 1e6:8.2f} us/query  {ratio:5.2f}x networkx{goal}")
+
+
+def edge_array_bytes(graph: ConceptGraph) -> dict[str, int]:
+    """Bytes per edge of each array the graph holds per edge (``indices``, ``weights``, ...)."""
+    return {name: arr.itemsize for name, arr in vars(graph.arrays).items()
+            if isinstance(arr, np.ndarray) and arr.shape == (graph.n_edges,)}
+
+
+def report_bytes_per_edge(graph: ConceptGraph) -> None:
+    sizes = edge_array_bytes(graph)
+    parts = ", ".join(f"{name} {size}" for name, size in sizes.items())
+    print(f"\nbytes per edge in a ConceptGraph's per-edge arrays: {sum(sizes.values())} "
+          f"({parts}; goal: <= 13)")
 
 
 def callgrind_counts(backend: str, k: int, library: Path, workdir: Path) -> dict[str, int]:
@@ -161,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed runs per pair")
     parser.add_argument("--python-seeds", type=int, default=4)
     parser.add_argument("--c-seeds", type=int, default=24)
+    parser.add_argument("--small-repeats", type=int, default=15,
+                        help="interleaved timed runs of the small-query comparison")
     parser.add_argument("--no-counters", action="store_true", help="skip callgrind and perf stat")
     parser.add_argument("--worker", choices=sorted(KERNEL_SYMBOLS), help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, help=argparse.SUPPRESS)
@@ -172,17 +254,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="clematis-c-baseline-") as build_dir:
         library = build_library(build_dir)
-        bench = Workbench(library)
+        bench = Workbench(library, build_floor_library(build_dir))
         print(f"perf-smoke graph: {bench.graph.n_nodes:,} nodes, {bench.graph.n_edges:,} edges; "
               f"default params; python {sys.version.split()[0]}, numpy {np.__version__}, "
               f"{os.cpu_count()} cpus")
         kp, kc = args.python_seeds, args.c_seeds
-        compare("python", bench.python_call(kp), bench.native_call(kp), kp, args.repeats,
-                ">= 100x")
-        compare("c", bench.c_call(kc), bench.native_call(kc), kc, args.repeats, "> 1x")
+        compare(kp, bench.native_call(kp), {"python": bench.python_rival(kp), "floor": bench.floor_rival(kp)},
+                args.repeats)
+        compare(kc, bench.native_call(kc), {"c": bench.c_rival(kc), "floor": bench.floor_rival(kc)},
+                args.repeats)
+        compare_small_queries(args.small_repeats)
+        report_bytes_per_edge(bench.graph)
         if not args.no_counters:
             report_instruction_counts(kc, library)
-
 
 if __name__ == "__main__":
     main()

@@ -134,7 +134,7 @@ def dask_child(backend: str) -> None:
                       dashboard_address=None) as cluster, Client(cluster) as client:
         graph = runaway_graph()
         client.run(lambda: __import__("clematis._kernel_calls"))  # warm the worker
-        announce_when_running({"gather"})
+        announce_when_running({"_gather_in_order"})
         try:
             clematis.dask.propagate_many(graph, [["a"]] * 8, client=client, chunk_size=1,
                                          backend=backend, **long_query)

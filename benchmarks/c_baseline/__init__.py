@@ -28,15 +28,21 @@ def compiler() -> str | None:
     return shutil.which(os.environ.get("CC", "gcc"))
 
 
-def build_library(directory: str | os.PathLike, extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the baseline into ``directory``; RuntimeError when no compiler is found."""
+def compile_library(source: Path, directory: str | os.PathLike, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile ``source`` into ``directory``/lib<stem>.so with the baseline's flags; RuntimeError
+    when no compiler is found."""
     cc = compiler()
     if cc is None:
         raise RuntimeError(f"no C compiler found ({os.environ.get('CC', 'gcc')}); set CC")
-    target = Path(directory) / "libt1_baseline.so"
-    subprocess.run([cc, *COMPILE_FLAGS, *extra_flags, "-o", str(target), str(SOURCE), "-lm"],
+    target = Path(directory) / f"lib{source.stem}.so"
+    subprocess.run([cc, *COMPILE_FLAGS, *extra_flags, "-o", str(target), str(source), "-lm"],
                    check=True)
     return target
+
+
+def build_library(directory: str | os.PathLike, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the baseline into ``directory``; RuntimeError when no compiler is found."""
+    return compile_library(SOURCE, directory, extra_flags)
 
 
 class CBaseline:

@@ -13,6 +13,13 @@
 #define EPS 1e-8              /* skip threshold, compared in double */
 #define OUTPUT_EPS 1e-8f      /* output filter, compared in float32 */
 
+/* Called for every pop whose row is expanded (node, popped c, layer); nonzero aborts as out of
+ * memory. The queue-free floor (benchmarks/floor/floor.c) defines it to record the pops; in the
+ * baseline itself it is the constant 0 and the compiler removes the call and its condition. */
+#ifndef T1B_ON_EXPAND
+#define T1B_ON_EXPAND(node, c, layer) 0
+#endif
+
 enum { POPS, LAYERS_PROCESSED, PROPAGATIONS, RADIUS_CAP_HITS, LAYER_CAP_HITS, NODE_BUDGET_HITS,
        N_COUNTERS };
 
@@ -179,6 +186,7 @@ int64_t t1b_propagate(const int32_t *indptr, const int32_t *indices, const float
             continue;
         }
         int64_t d = layer + 1;
+        if (d <= radius_cap && d <= iter_cap_layers && T1B_ON_EXPAND(u, c, layer)) goto out_of_memory;
         int64_t end = indptr[u + 1];
         for (int64_t e = indptr[u]; e < end; e++) {
             int32_t v = indices[e];

@@ -1,10 +1,12 @@
-"""clematis.dask.propagate_many on a real multi-process LocalCluster: same bits as the local call."""
+"""clematis.dask on a real multi-process LocalCluster: same bits as the local call, with a graph
+passed per call or kept on the workers by a handle."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import distributed
 import pytest
 from distributed import Client, LocalCluster
 from helpers import PARAM_SETS, assert_same_results, demo_seed_sets
@@ -69,6 +71,86 @@ def test_bad_query_raises_before_anything_is_sent(demo_graph, client, monkeypatc
 def test_bad_arguments(demo_graph, client, kwargs, error, message):
     with pytest.raises(error, match=message):
         clematis.dask.propagate_many(demo_graph, [[0]], **{"client": client, **kwargs})
+
+
+def no_scatter(*args, **kwargs):
+    raise AssertionError("the graph was scattered again")
+
+
+def test_handle_keeps_the_graph_on_the_workers(demo_graph, client, monkeypatch):
+    handle = clematis.dask.scatter_graph(client, demo_graph)
+    monkeypatch.setattr(client, "scatter", no_scatter)  # from here on only queries and results move
+    for params in (PARAM_SETS["defaults"], PARAM_SETS["caps"]):
+        seed_sets = demo_seed_sets(demo_graph, 40, seed=3)
+        got = clematis.dask.propagate_many(handle, seed_sets, client=client, chunk_size=5, **params)
+        assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, **params))
+        assert all(result.graph is demo_graph for result in got)
+    assert list(holds_graph(client, handle).values()) == [True, True]
+    handle.release()
+    assert list(holds_graph(client, handle).values()) == [False, False]
+    with pytest.raises(ValueError, match="released"):
+        clematis.dask.propagate_many(handle, [[0]], client=client)
+
+
+def holds_graph(client, handle) -> dict:
+    """Per worker: does it hold the handle's graph (the very graph the queries run on)?"""
+    name, n_nodes = handle.name, handle.graph.n_nodes
+    return client.run(lambda dask_worker: name in dask_worker.plugins
+                      and dask_worker.plugins[name].graph.n_nodes == n_nodes)
+
+
+def test_a_worker_that_joins_later_gets_the_graph(demo_graph):
+    with LocalCluster(n_workers=1, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        handle = clematis.dask.scatter_graph(client, demo_graph)
+        cluster.scale(2)
+        client.wait_for_workers(2)
+        assert list(holds_graph(client, handle).values()) == [True, True]
+        seed_sets = demo_seed_sets(demo_graph, 12, seed=2)
+        got = clematis.dask.propagate_many(handle, seed_sets, client=client, chunk_size=2, queue_budget=200)
+        assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, queue_budget=200))
+
+
+def test_results_come_back_in_input_order_whatever_the_completion_order(demo_graph, client, monkeypatch):
+    completed = []
+
+    def reversed_completion(futures, **kwargs):
+        pairs = list(distributed.as_completed(futures, **kwargs))
+        completed.extend(future.key for future, _ in pairs)
+        return reversed(pairs)
+
+    monkeypatch.setattr(clematis.dask, "as_completed", reversed_completion)
+    seed_sets = demo_seed_sets(demo_graph, 24, seed=6)
+    got = clematis.dask.propagate_many(demo_graph, seed_sets, client=client, chunk_size=4,
+                                       queue_budget=300)
+    assert len(completed) == 6
+    assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, queue_budget=300))
+
+
+def test_progress_bar_counts_queries(demo_graph, client, capsys):
+    clematis.dask.propagate_many(demo_graph, [[i] for i in range(9)], client=client, chunk_size=4,
+                                 progress=True, queue_budget=50)
+    err = capsys.readouterr().err
+    assert "clematis.dask.propagate_many" in err and "9/9" in err
+
+
+def test_handle_of_another_client_is_refused(demo_graph, client):
+    handle = clematis.dask.scatter_graph(client, demo_graph)
+    with Client(client.scheduler.address) as other, pytest.raises(ValueError, match="another client"):
+        clematis.dask.propagate_many(handle, [[0]], client=other)
+    handle.release()
+
+
+def test_scatter_graph_bad_arguments(client, demo_graph):
+    with pytest.raises(TypeError, match="client must be a distributed.Client, got str"):
+        clematis.dask.scatter_graph("tcp://127.0.0.1:8786", demo_graph)
+    with pytest.raises(TypeError, match="graph must be a ConceptGraph, got str"):
+        clematis.dask.scatter_graph(client, "not a graph")
+
+
+def test_propagate_many_refuses_what_is_not_a_graph(client):
+    with pytest.raises(TypeError, match="graph must be a ConceptGraph or a GraphHandle, got list"):
+        clematis.dask.propagate_many([[0, 1]], [[0]], client=client)
 
 
 def test_clear_import_error_without_dask(tmp_path):
