@@ -565,3 +565,16 @@ def test_symlinks_inside_the_output_directories_are_refused(workdir):
     message = error("run", "--dataset", root, cwd=workdir)
     assert "artifacts/turn_0000 is a symlink; the runner's output directories" in message
     assert tree(root) == before
+
+
+@pytest.mark.native
+def test_verify_with_all_cpus_runs_without_sched_getaffinity(workdir, generated_golden, tmp_path):
+    """macOS and Windows have no os.sched_getaffinity: the default ``--threads 0`` must still work."""
+    (tmp_path / "sitecustomize.py").write_text("import os\ndel os.sched_getaffinity\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    probe = subprocess.run([sys.executable, "-c", "import os; print(hasattr(os, 'sched_getaffinity'))"],
+                           capture_output=True, text=True, env={**os.environ, **env}, check=True)
+    assert probe.stdout.strip() == "False"  # the interpreters below really lack it
+    summary = ok("verify", "--dataset", fresh(workdir, "noaffinity_src"), "--golden", generated_golden,
+                 "--run", workdir / "noaffinity_run", cwd=workdir, env=env)
+    assert summary["passed"]
