@@ -9,7 +9,6 @@ import time
 from . import _backend
 from .api import Query, T1Result
 from .datasets import DEMO_TEXT, load_demo_graph
-from .display import truncated
 from .parity import identical
 from .seeding import seeds_from_text
 
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds, _ = seeds_from_text(graph, args.text)
     print(f"seeds: {', '.join(graph.labels[i] for i in seeds) or '(none)'} (labels found in the text)")
     print(f"\nbackend: {result.backend}  (compiled kernel importable: {_backend.native_available()})")
-    cut = "cut short by it" if truncated(result) else "not cut short"
+    cut = "cut short by it" if result.truncated else "not cut short"
     print(f"pop budget: {STAGE_QUEUE_BUDGET:,} pops applied (queue_budget, the default); this query made "
           f"{result.metrics['pops']:,} pops and was {cut}")
     print(f"\ntop {args.top} activations of {len(result)} touched concepts:")

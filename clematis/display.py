@@ -44,11 +44,6 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], caption: str) -
             f"<tbody>{body}</tbody></table>")
 
 
-def truncated(result) -> bool:
-    """Whether ``queue_budget`` or ``relax_cap`` cut the query short (False when not reported)."""
-    return bool(getattr(result, "truncated", False))
-
-
 # ---- ConceptGraph -----------------------------------------------------------------------------
 
 def graph_repr(graph: ConceptGraph) -> str:
@@ -70,13 +65,13 @@ def graph_html(graph: ConceptGraph) -> str:
 # ---- T1Result ---------------------------------------------------------------------------------
 
 def result_summary(result: T1Result) -> str:
-    cut = ", truncated" if truncated(result) else ""
+    cut = ", truncated" if result.truncated else ""
     return f"{len(result)} nodes, {result.metrics.get('pops', 0)} pops, backend {result.backend}{cut}"
 
 
 def result_repr(result: T1Result) -> str:
     return _clip(f"T1Result(nodes={len(result)}, backend={result.backend!r}, "
-                 f"pops={result.metrics.get('pops', 0)}, truncated={truncated(result)}, "
+                 f"pops={result.metrics.get('pops', 0)}, truncated={result.truncated}, "
                  f"top=[{_named(result.top(REPR_TOP))}])")
 
 
@@ -155,7 +150,7 @@ def turn_repr(turn) -> str:
     """The repr of a :class:`clematis.TurnResult` (layer 4, so not imported here)."""
     return _clip(f"TurnResult(turn={turn.turn}, agent={turn.agent!r}, graphs={len(turn.graphs)}, "
                  f"merged={len(turn.merged)}, pops={turn.metrics.get('pops', 0)}, "
-                 f"truncated={any(truncated(r) for r in turn.graphs)}, "
+                 f"truncated={any(r.truncated for r in turn.graphs)}, "
                  f"top=[{_named(turn.top(REPR_TOP))}])")
 
 
@@ -166,7 +161,7 @@ def turn_html(turn) -> str:
                  ((rank, node, label, f"{value:.6g}") for rank, (node, label, value)
                   in enumerate(turn.top(HTML_TOP), 1)), caption)
     graphs = _table(("graph", "backend", "nodes", "pops", "truncated"),
-                    ((i, r.backend, len(r), r.metrics.get("pops", 0), truncated(r))
+                    ((i, r.backend, len(r), r.metrics.get("pops", 0), r.truncated)
                      for i, r in enumerate(turn.graphs)), "per graph")
     scalars = ((k, v) for k, v in turn.metrics.items() if not isinstance(v, dict))
     metrics = _table(("metric", "value"), scalars, "merged metrics")
