@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 
 import numpy as np
@@ -12,6 +11,7 @@ from helpers import PARAM_SETS, assert_same_results, demo_seed_sets, one_by_one,
 
 import clematis
 import clematis._kernel_calls
+import clematis._platform
 import clematis.batch
 from clematis._kernel_calls import workspaces_for
 from clematis._kernels import _t1
@@ -100,7 +100,7 @@ def test_workers_zero_uses_every_visible_cpu(big_graph, monkeypatch):
 
     monkeypatch.setattr(clematis._kernel_calls, "ThreadPoolExecutor", recording)
     clematis.propagate_many(big_graph, [[i] for i in range(400)], radius_cap=1)
-    cpus = len(os.sched_getaffinity(0))
+    cpus = clematis._platform.available_cpus()
     assert sizes == ([cpus] if cpus > 1 else [])
     clematis.propagate_many(big_graph, [[i] for i in range(400)], workers=3, radius_cap=1)
     assert sizes[-1] == 3
