@@ -9,8 +9,8 @@
 ``{"perf": {"native": {"t1": {"enabled": True, "backend": "rust"}}}}`` included). The caps come
 from it (``perf.t1.caps.frontier``, ``perf.t1.caps.visited``, ``perf.t1.dedupe_window``); the
 backend, strict parity and its tolerances from its ``perf.native.t1`` and the environment
-(docs/spec.md §9-§11). ``queue_budget`` and ``relax_cap``, which the design's contract does not
-have, stay off, so with the same parameters the result has the bits of
+(docs/spec.md §9-§11). The pop and propagation budgets, which the design's contract does not
+have, stay off (their contract defaults), so with the same parameters the result has the bits of
 :func:`clematis.t1.propagate_one_graph`.
 """
 
