@@ -142,8 +142,16 @@ def test_available_cpus_without_sched_getaffinity(monkeypatch):
     assert _platform.available_cpus() == 1
 
 
-def test_suite_parts_that_count_cpus_work_without_sched_getaffinity(monkeypatch, demo_graph):
+def without_sched_getaffinity(monkeypatch) -> None:
+    """This process as on macOS or Windows: no ``os.sched_getaffinity``, and (Python 3.13+) a
+    ``process_cpu_count`` that does not use it (on Linux it does)."""
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    if hasattr(os, "process_cpu_count"):
+        monkeypatch.setattr(os, "process_cpu_count", os.cpu_count)
+
+
+def test_suite_parts_that_count_cpus_work_without_sched_getaffinity(monkeypatch, demo_graph):
+    without_sched_getaffinity(monkeypatch)
     results = clematis.propagate_many(demo_graph, [[0], [1], [2]], queue_budget=50)
     assert len(results) == 3
     parallel = {"perf": {"parallel": {"enabled": True, "t1": True, "max_workers": 0}}}
