@@ -571,7 +571,10 @@ def test_symlinks_inside_the_output_directories_are_refused(workdir):
 @pytest.mark.native
 def test_verify_with_all_cpus_runs_without_sched_getaffinity(workdir, generated_golden, tmp_path):
     """macOS and Windows have no os.sched_getaffinity: the default ``--threads 0`` must still work."""
-    (tmp_path / "sitecustomize.py").write_text("import os\ndel os.sched_getaffinity\n")
+    # as on macOS or Windows; Python 3.13's process_cpu_count uses it on Linux, so it goes too
+    (tmp_path / "sitecustomize.py").write_text(
+        "import os\ndel os.sched_getaffinity\n"
+        "if hasattr(os, 'process_cpu_count'):\n    os.process_cpu_count = os.cpu_count\n")
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     probe = subprocess.run([sys.executable, "-c", "import os; print(hasattr(os, 'sched_getaffinity'))"],
                            capture_output=True, text=True, env={**os.environ, **env}, check=True)
