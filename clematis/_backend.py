@@ -1,5 +1,5 @@
-"""Backend policy (docs/spec.md §9): the one place that imports the compiled kernels and decides
-which backend runs, for T1 and for GEL.
+"""Backend policy (docs/spec.md §9): the one place that decides which backend runs, for T1 and
+for GEL, from what ``clematis._kernel_calls`` could import.
 
 One rule for both: an explicit ``backend=`` argument, then the environment variable
 (``CLEMATIS_NATIVE_T1`` / ``PERF_NATIVE_GEL_ENABLED``), then the config
@@ -9,7 +9,7 @@ raises :class:`NativeUnavailableError`; only the default and the config fall bac
 a once-only warning that says why and how to fix it.
 
 ``CLEMATIS_PUREPYTHON=1`` blocks the compiled modules (msgpack's ``MSGPACK_PUREPYTHON``): nothing
-compiled is imported, and the default is then Python by choice, without a warning.
+compiled is imported, and the default is then Python by choice, without a fallback warning.
 """
 
 from __future__ import annotations
