@@ -3,6 +3,10 @@ from lists of ints and in batches, on int32 and int64 graphs; refusals of what i
 
 from __future__ import annotations
 
+import pathlib
+import shutil
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -87,3 +91,15 @@ def test_arrays_of_another_dtype_are_refused_not_converted(graph):
         compiled.run(np.zeros(1, dtype=other), np.ones(1, dtype=np.float32), workspace)
     with pytest.raises(ValueError, match="workspace is for 7 nodes"):
         compiled.run_indices([0], _t1.Workspace(7))
+
+
+@pytest.mark.skipif(shutil.which("nm") is None or not sys.platform.startswith("linux"),
+                    reason="the ELF symbol table: Linux with binutils' nm")
+def test_the_callgrind_pattern_names_the_compiled_query_entry_points():
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / "benchmarks"))
+    from callgrind import NATIVE_QUERY_ENTRY, function_symbols, matching_functions
+
+    entries = matching_functions(NATIVE_QUERY_ENTRY, function_symbols(pathlib.Path(_t1.__file__)))
+    assert sorted(name.split("CompiledQuery_", 1)[1].lstrip("0123456789") for name in entries) == [
+        "run", "run_batch", "run_indices"]
+    assert all(name.startswith("__pyx_pw_") for name in entries)
