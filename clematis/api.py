@@ -264,16 +264,22 @@ _plans: weakref.WeakKeyDictionary[ConceptGraph, OrderedDict] = weakref.WeakKeyDi
 _plans_lock = threading.Lock()
 
 
+def plan_key(backend: str | None, params: Mapping[str, Any]) -> tuple:
+    """What a plan depends on: the backend argument (and, without one, the environment variables
+    backend resolution reads), the parameters and each value's type (``1``, ``1.0`` and ``True``
+    are different keys)."""
+    env = None if backend is not None else (os.environ.get(ENV_NATIVE), os.environ.get(ENV_PUREPYTHON))
+    return backend, env, tuple(params.items()), tuple(map(type, params.values()))
+
+
 def cached_plan(graph: ConceptGraph, backend: str | None, params: Mapping[str, Any]) -> QueryPlan:
-    """The plan of ``(backend, params)`` on ``graph``, reused while it is among the graph's
-    ``PLANS_PER_GRAPH`` most recent. The key holds each value's type (``1``, ``1.0`` and ``True``
-    are different keys) and the environment variables backend resolution reads; parameters that
-    cannot be hashed are planned afresh."""
+    """The plan of ``(backend, params)`` on ``graph`` (:func:`plan_key`), reused while it is
+    among the graph's ``PLANS_PER_GRAPH`` most recent; parameters that cannot be hashed are
+    planned afresh."""
+    key = plan_key(backend, params)
     try:
-        key = (backend, os.environ.get(ENV_NATIVE), os.environ.get(ENV_PUREPYTHON),
-               *((name, type(value), value) for name, value in params.items()))
         hash(key)
-    except TypeError:
+    except TypeError:  # an unhashable value: not cacheable
         return QueryPlan(graph, backend, params)
     with _plans_lock:
         plans = _plans.get(graph)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Unpack
 
@@ -146,15 +147,20 @@ def propagate_many(
     n_workers = as_count("workers", workers) or available_cpus()
     query = Query.planned(graph, cached_plan(graph, backend, params))
     batch = seed_batch(query, seed_sets)
-    chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
+    if n_workers == 1 and not progress:  # no threads to balance, no bar to move: fewest calls
+        chunks = batch.chunks(MAX_CHUNK)
+    else:
+        chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
 
     def run(chunk: SeedBatch) -> list[T1Result]:
         return query.plan.run_batch(graph, chunk.ptr, chunk.nodes, chunk.weights)
 
     results: list[T1Result] = []
-    with (tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar,
-          map_cancellable(run, chunks, n_workers, thread_name_prefix="clematis") as outputs):
+    bar = tqdm(total=len(batch), desc="propagate_many", unit="query") if progress else None
+    with bar or nullcontext(), map_cancellable(run, chunks, n_workers,
+                                               thread_name_prefix="clematis") as outputs:
         for chunk_results in outputs:
             results.extend(chunk_results)
-            bar.update(len(chunk_results))
+            if bar is not None:
+                bar.update(len(chunk_results))
     return results
