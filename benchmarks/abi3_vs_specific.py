@@ -8,9 +8,9 @@ alternate between the builds so the noise of a shared machine hits both alike; t
 abi3 / specific of each build's best time over all rounds (> 1 means abi3 is slower); the median
 ratio of the rounds shows how much noise there was.
 ``--callgrind`` adds instruction counts (valgrind), which do not depend on machine load: those
-executed inside the compiled ``propagate_batch`` entry point (argument unpacking, buffer access,
+executed inside the compiled ``CompiledQuery.run`` entry point (argument unpacking, buffer access,
 the T1 loop, the output arrays) for one run of each query; the symbol pattern is
-``callgrind.NATIVE_KERNEL_ENTRY``.
+``callgrind.NATIVE_QUERY_ENTRY``.
 
     .venv/bin/python benchmarks/abi3_vs_specific.py [--rounds 7] [--repeats 5] [--callgrind]
 """
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from callgrind import NATIVE_KERNEL_ENTRY, callgrind_command, event_totals
+from callgrind import NATIVE_QUERY_ENTRY, callgrind_command, event_totals
 from source_tree import copy_source_tree
 from t1_workloads import smoke_graph  # in a child, clematis is the build on its PYTHONPATH
 
@@ -90,8 +90,8 @@ def child(repeats: int, warmup: int, labels: list[str]) -> None:
 def instructions(site: pathlib.Path, workdir: pathlib.Path, label: str) -> int:
     """Instructions inside the kernel's entry point (Cython's typed wrapper) for one run of a query."""
     out = pathlib.Path(tempfile.mkstemp(prefix=f"callgrind-{site.name}-", dir=workdir)[1])
-    run_child(site, 1, 0, (label,), callgrind_command(NATIVE_KERNEL_ENTRY, out))
-    return event_totals(out, NATIVE_KERNEL_ENTRY)["Ir"]
+    run_child(site, 1, 0, (label,), callgrind_command(NATIVE_QUERY_ENTRY, out))
+    return event_totals(out, NATIVE_QUERY_ENTRY)["Ir"]
 
 
 def main() -> None:
@@ -126,7 +126,7 @@ def main() -> None:
                   f"{min(abi3) / min(specific):14.4f} {per_round:17.4f}")
 
         if args.callgrind:
-            print(f"\ncallgrind instructions in {NATIVE_KERNEL_ENTRY}, one run of each query")
+            print(f"\ncallgrind instructions in {NATIVE_QUERY_ENTRY}, one run of each query")
             print(f"{'query':12s} {'abi3':>15s} {'specific':>15s} {'abi3/specific':>14s}")
             for label in QUERIES:
                 abi3, specific = (instructions(site, workdir, label) for site in sites.values())

@@ -20,6 +20,9 @@ import subprocess
 from pathlib import Path
 
 NATIVE_KERNEL_ENTRY = "__pyx_fuse_*__pyx_pw_*_t1_*propagate_batch"
+# The Python wrappers of CompiledQuery.run, .run_indices and .run_batch: what Query.run and
+# propagate call; each covers its call as the one above does (the methods call no other wrapper).
+NATIVE_QUERY_ENTRY = "__pyx_pw_*_t1_*CompiledQuery_*run*"
 C_BASELINE_ENTRY = "ffi_call"  # libffi: callgrind sees no call into the ctypes-loaded C kernel
 
 

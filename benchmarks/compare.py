@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from c_baseline import CBaseline, build_library
-from callgrind import C_BASELINE_ENTRY, NATIVE_KERNEL_ENTRY, callgrind_command, event_totals
+from callgrind import C_BASELINE_ENTRY, NATIVE_QUERY_ENTRY, callgrind_command, event_totals
 from floor import Floor, build_floor_library
 from small_queries import SMALL_PARAMS, small_graph, small_query_calls
 from t1_workloads import first_seeds, smoke_graph
@@ -46,7 +46,7 @@ from clematis.parity import identical
 
 # callgrind collects only inside these functions: the compiled call with its argument handling
 # and outputs (benchmarks/callgrind.py)
-KERNEL_SYMBOLS = {"native": NATIVE_KERNEL_ENTRY, "c": C_BASELINE_ENTRY}
+KERNEL_SYMBOLS = {"native": NATIVE_QUERY_ENTRY, "c": C_BASELINE_ENTRY}
 
 
 def interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:

@@ -41,7 +41,7 @@ SEED_SETS = [["a"], ["b"], ["a"], ["b"]]  # propagate_many: four one-query chunk
 SCENARIOS = ("propagate", "many-1", "many-2", "turn-1", "turn-2", "cli", "dask")
 STARTED_TIMEOUT = 60.0  # s, for the child to reach its query (a dask cluster takes a while)
 # Python functions the child's threads are in while a query of either backend runs.
-QUERY_FRAMES = {"run_batch", "_propagate"}
+QUERY_FRAMES = {"run_batch", "_run_native", "_propagate"}
 
 
 def runaway_graph(tail: int = 50) -> clematis.ConceptGraph:

@@ -126,16 +126,23 @@ class WorkspacePool:
         self._n_nodes = n_nodes
         self._free: queue.SimpleQueue = queue.SimpleQueue()
 
+    def take(self):
+        """A free workspace (a new one when none is free); hand it back with :meth:`give`."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return native_module.Workspace(self._n_nodes)
+
+    def give(self, workspace) -> None:
+        self._free.put(workspace)
+
     @contextmanager
     def acquire(self):
-        try:
-            workspace = self._free.get_nowait()
-        except queue.Empty:
-            workspace = native_module.Workspace(self._n_nodes)
+        workspace = self.take()
         try:
             yield workspace
         finally:
-            self._free.put(workspace)
+            self.give(workspace)
 
 
 _pools: weakref.WeakKeyDictionary[CSRArrays, WorkspacePool] = weakref.WeakKeyDictionary()
@@ -149,6 +156,32 @@ def workspaces_for(graph: CSRArrays) -> WorkspacePool:
         if pool is None:
             pool = _pools[graph] = WorkspacePool(graph.n_nodes)
         return pool
+
+
+def current_cancel_flag() -> np.ndarray | None:
+    """The flag the queries of this thread poll (None outside :func:`map_cancellable`)."""
+    cancel = _cancellation.get()
+    return None if cancel is None else cancel.flag
+
+
+def compile_query(graph: CSRArrays, decay: np.ndarray, params: T1Params):
+    """The native kernel's compiled query: ``graph``, ``decay`` and ``params`` held once."""
+    return native_module.CompiledQuery(graph.indptr, graph.indices, graph.weights, graph.rel_mult,
+                                       graph.tie_pos, graph.node_of_pos, decay,
+                                       params.record(native_module.PARAMS_DTYPE))
+
+
+COUNTER_NAMES = ("pops", "layers_processed", "propagations", "radius_cap_hits", "layer_cap_hits",
+                 "node_budget_hits", "frontier_evicted", "dedupe_hits", "visited_evicted", "truncated",
+                 "max_delta")  # the kernel's COUNTERS_DTYPE fields, in order
+TRUNCATED = COUNTER_NAMES.index("truncated")
+
+
+def counters_metrics(counters: tuple, iter_cap_layers: int) -> dict:
+    """The §6 metrics of one query's kernel counters (a ``COUNTERS_DTYPE`` row as a tuple)."""
+    raw = dict(zip(COUNTER_NAMES, counters, strict=True))
+    del raw["truncated"]
+    return shape_metrics(iter_cap_layers=iter_cap_layers, **raw)
 
 
 def run_query(graph: CSRArrays, seed_nodes: np.ndarray, seed_weights: np.ndarray, decay: np.ndarray,
@@ -179,14 +212,9 @@ def run_batch(graph: CSRArrays, seed_ptr: np.ndarray, seed_nodes: np.ndarray, se
             graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.tie_pos,
             graph.node_of_pos, seed_ptr, seed_nodes, seed_weights, decay, workspace, record,
             None if cancel is None else cancel.flag)
-    names = counters.dtype.names
-    outputs = []
-    for (a, b), row in zip(itertools.pairwise(offsets.tolist()), counters.tolist(), strict=True):
-        raw = dict(zip(names, row, strict=True))
-        truncated = bool(raw.pop("truncated"))
-        outputs.append(QueryOutput(d_nodes[a:b], d_vals[a:b],
-                                   shape_metrics(iter_cap_layers=params.iter_cap_layers, **raw), truncated))
-    return outputs
+    return [QueryOutput(d_nodes[a:b], d_vals[a:b], counters_metrics(row, params.iter_cap_layers),
+                        bool(row[TRUNCATED]))
+            for (a, b), row in zip(itertools.pairwise(offsets.tolist()), counters.tolist(), strict=True)]
 
 
 def run_gel(weights: np.ndarray, factor: np.float32, ticks: int, backend: str) -> np.ndarray:

@@ -2,42 +2,84 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Unpack
+from typing import Any, Unpack
 
 import numpy as np
 
 from . import display
-from ._backend import resolve_backend
+from ._backend import ENV_NATIVE, resolve_backend
 from ._decay import decay_for
-from ._kernel_calls import QueryOutput, run_query
+from ._kernel_calls import (
+    TRUNCATED,
+    QueryOutput,
+    WorkspacePool,
+    compile_query,
+    counters_metrics,
+    current_cancel_flag,
+    run_batch,
+    run_query,
+    workspaces_for,
+)
 from ._params import T1Options, T1Params
+from ._platform import ENV_PUREPYTHON
 from ._validation import as_array, validate_seeds
 from .graph import ConceptGraph
 from .interop import conversion_hint
 from .seeding import seeds_from_text
 
 
-@dataclass(frozen=True)
 class T1Result:
     """The outcome of one query: touched nodes (ascending indices) and their activations.
 
     ``truncated`` is True when ``queue_budget`` or ``relax_cap`` ended the query while work
-    remained; it is not one of the metrics (docs/spec.md §6).
+    remained; it is not one of the metrics (docs/spec.md §6). Read-only; the ``metrics`` dict of
+    a native query is built on first access.
     """
 
-    nodes: np.ndarray
-    values: np.ndarray
-    metrics: dict
-    backend: str
-    graph: ConceptGraph = field(repr=False, compare=False)
-    truncated: bool = False
+    __slots__ = ("_nodes", "_values", "_metrics", "_counters", "_iter_cap_layers", "_backend", "_graph",
+                 "_truncated")
+    _metrics: dict | None
+    _counters: tuple
+    _iter_cap_layers: int
+
+    def __init__(self, nodes: np.ndarray, values: np.ndarray, metrics: dict, backend: str,
+                 graph: ConceptGraph, truncated: bool = False) -> None:
+        self._nodes, self._values, self._metrics, self._backend = nodes, values, metrics, backend
+        self._graph, self._truncated = graph, truncated
 
     @classmethod
     def from_output(cls, output: QueryOutput, backend: str, graph: ConceptGraph) -> T1Result:
         """The result of one query's kernel output on ``graph``."""
         return cls(output.nodes, output.values, output.metrics, backend, graph, output.truncated)
+
+    @classmethod
+    def from_counters(cls, nodes: np.ndarray, values: np.ndarray, counters: tuple, iter_cap_layers: int,
+                      backend: str, graph: ConceptGraph) -> T1Result:
+        """The result of a native query from its raw kernel counters (metrics made on demand)."""
+        result = cls.__new__(cls)
+        result._nodes, result._values, result._metrics, result._backend = nodes, values, None, backend
+        result._graph, result._truncated = graph, bool(counters[TRUNCATED])
+        result._counters, result._iter_cap_layers = counters, iter_cap_layers
+        return result
+
+    nodes = property(lambda self: self._nodes, doc="Touched nodes, ascending indices.")
+    values = property(lambda self: self._values, doc="Their float32 activations.")
+    backend = property(lambda self: self._backend, doc='``"native"`` or ``"python"``.')
+    graph = property(lambda self: self._graph, doc="The graph queried.")
+    truncated = property(lambda self: self._truncated,
+                         doc="Ended by queue_budget or relax_cap with work left.")
+
+    @property
+    def metrics(self) -> dict:
+        """The §6 metrics of the query."""
+        if self._metrics is None:
+            self._metrics = counters_metrics(self._counters, self._iter_cap_layers)
+        return self._metrics
 
     def to_dict(self) -> dict:
         """``{node id: activation}`` for every node in the result."""
@@ -73,6 +115,105 @@ class T1Result:
         return display.plot_subgraph(self, k, ax)
 
 
+def parse_seeds(graph: ConceptGraph, seed_nodes, seed_weights=None, *,
+                where: str = "seed_nodes") -> tuple[np.ndarray, np.ndarray]:
+    """Seed indices (from ids or indices, or a ``{node: weight}`` mapping) and float32 weights,
+    validated."""
+    if isinstance(seed_nodes, Mapping):
+        if seed_weights is not None:
+            raise TypeError(f"{where}: give the weights in the mapping or as seed_weights, not both")
+        seed_nodes, seed_weights = list(seed_nodes), list(seed_nodes.values())
+    if isinstance(seed_nodes, str):
+        raise TypeError(f"{where} must be a sequence of node ids or indices, got the str {seed_nodes!r}; "
+                        "to seed from text, pass text=... instead")
+    if isinstance(seed_nodes, int | np.integer):
+        raise TypeError(f"{where} must be a sequence of node ids or indices, got {seed_nodes!r}")
+    nodes = as_array(where, seed_nodes)
+    if nodes.dtype.kind in "OU" or (nodes.size == 0 and nodes.dtype.kind == "f"):
+        nodes = np.array([graph.index_of(s, where=f"{where}[{i}]") for i, s in enumerate(seed_nodes)],
+                         dtype=np.int64)
+    return validate_seeds(nodes, seed_weights, graph.n_nodes, graph.arrays.indptr.dtype)
+
+
+class QueryPlan:
+    """What a query resolves once, without the graph itself (so a cache of plans keeps no graph
+    alive): parameters, backend, decay table, and for native the compiled kernel query and the
+    graph's scratch pool."""
+
+    __slots__ = ("params", "backend", "decay", "arrays", "_native")
+
+    _native: tuple[Any, WorkspacePool] | None
+
+    def __init__(self, graph: ConceptGraph, backend: str | None, params: Mapping[str, Any]) -> None:
+        self.params = T1Params.build("user", **params)
+        self.backend = resolve_backend(backend)
+        self.decay = decay_for(self.params, graph.n_nodes)
+        self.arrays = graph.arrays
+        self._native = None
+
+    def _run_native(self, method: str, *args) -> Any:
+        """``compiled.method(*args, workspace, cancel flag)`` on a workspace of the graph's pool
+        (the compiled query and the pool are made on first use)."""
+        native = self._native
+        if native is None:
+            native = self._native = (compile_query(self.arrays, self.decay, self.params),
+                                     workspaces_for(self.arrays))
+        compiled, pool = native
+        workspace = pool.take()
+        try:
+            return getattr(compiled, method)(*args, workspace, current_cancel_flag())
+        finally:
+            pool.give(workspace)
+
+    def run(self, graph: ConceptGraph, seed_nodes, seed_weights) -> T1Result:
+        """A query from seeds as :func:`parse_seeds` takes them; on the native backend a list of
+        ints without weights skips the general parsing."""
+        if self.backend == "native" and seed_weights is None and type(seed_nodes) is list:
+            output = self._run_native("run_indices", seed_nodes)
+            if output is not None:
+                d_nodes, d_vals, counters = output
+                return T1Result.from_counters(d_nodes, d_vals, counters, self.params.iter_cap_layers,
+                                              "native", graph)
+        return self.run_validated(graph, *parse_seeds(graph, seed_nodes, seed_weights))
+
+    def run_validated(self, graph: ConceptGraph, nodes: np.ndarray, weights: np.ndarray,
+                      backend: str | None = None) -> T1Result:
+        """Validated seeds on the plan's backend, or on ``backend`` (resolved)."""
+        backend = backend or self.backend
+        if backend != "native":
+            output = run_query(self.arrays, nodes, weights, self.decay, self.params, backend)
+            return T1Result.from_output(output, backend, graph)
+        d_nodes, d_vals, counters = self._run_native("run", nodes, weights)
+        return T1Result.from_counters(d_nodes, d_vals, counters, self.params.iter_cap_layers, "native", graph)
+
+    def run_batch(self, graph: ConceptGraph, seed_ptr: np.ndarray, nodes: np.ndarray,
+                  weights: np.ndarray) -> list[T1Result]:
+        """Query ``q`` from validated seeds ``seed_ptr[q]:seed_ptr[q + 1]``, in one kernel call."""
+        if self.backend != "native":
+            return [T1Result.from_output(output, self.backend, graph)
+                    for output in run_batch(self.arrays, seed_ptr, nodes, weights, self.decay, self.params,
+                                            self.backend)]
+        d_nodes, d_vals, offsets, counters = self._run_native("run_batch", seed_ptr, nodes, weights)
+        bounds = offsets.tolist()
+        iter_cap = self.params.iter_cap_layers
+        return [T1Result.from_counters(d_nodes[a:b], d_vals[a:b], row, iter_cap, "native", graph)
+                for a, b, row in zip(bounds, bounds[1:], counters.tolist(), strict=False)]
+
+
+def run_seeds_or_text(plan: QueryPlan, graph: ConceptGraph, seed_nodes, seed_weights, text: str | None,
+                      whole_words: bool) -> T1Result:
+    """``Query.run`` and ``propagate``: exactly one of seeds or ``text``."""
+    if text is None:
+        if seed_nodes is None:
+            raise TypeError("give exactly one of seed_nodes or text=")
+        return plan.run(graph, seed_nodes, seed_weights)
+    if seed_nodes is not None:
+        raise TypeError("give exactly one of seed_nodes or text=")
+    if seed_weights is not None:
+        raise TypeError("seed_weights apply to seed_nodes, not to text= (text seeds weigh 1.0)")
+    return plan.run_validated(graph, *seeds_from_text(graph, text, whole_words=whole_words))
+
+
 class Query:
     """A reusable query on one graph: parameters, decay table and backend resolved once.
 
@@ -82,50 +223,76 @@ class Query:
 
     def __init__(self, graph: ConceptGraph, *, backend: str | None = None,
                  **params: Unpack[T1Options]) -> None:
-        if not isinstance(graph, ConceptGraph):
-            raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}"
-                            f"{conversion_hint(graph)}")
+        check_graph(graph)
         self.graph = graph
-        self.params = T1Params.build("user", **params)
-        self.backend = resolve_backend(backend)
-        self.decay = decay_for(self.params, graph.n_nodes)
+        self.plan = QueryPlan(graph, backend, params)
+
+    @classmethod
+    def planned(cls, graph: ConceptGraph, plan: QueryPlan) -> Query:
+        """The query of a ``plan`` made for ``graph`` (no work)."""
+        query = cls.__new__(cls)
+        query.graph, query.plan = graph, plan
+        return query
+
+    params = property(lambda self: self.plan.params, doc="The validated parameters.")
+    backend = property(lambda self: self.plan.backend, doc='``"native"`` or ``"python"``.')
+    decay = property(lambda self: self.plan.decay, doc="The float32 decay table.")
 
     def seeds(self, seed_nodes, seed_weights=None, *, where: str = "seed_nodes"):
         """Seed indices (from ids or indices, or a ``{node: weight}`` mapping) and float32
         weights, validated."""
-        graph = self.graph
-        if isinstance(seed_nodes, Mapping):
-            if seed_weights is not None:
-                raise TypeError(f"{where}: give the weights in the mapping or as seed_weights, not both")
-            seed_nodes, seed_weights = list(seed_nodes), list(seed_nodes.values())
-        if isinstance(seed_nodes, str):
-            raise TypeError(f"{where} must be a sequence of node ids or indices, got the str {seed_nodes!r}; "
-                            "to seed from text, pass text=... instead")
-        if isinstance(seed_nodes, int | np.integer):
-            raise TypeError(f"{where} must be a sequence of node ids or indices, got {seed_nodes!r}")
-        nodes = as_array(where, seed_nodes)
-        if nodes.dtype.kind in "OU" or (nodes.size == 0 and nodes.dtype.kind == "f"):
-            nodes = np.array([graph.index_of(s, where=f"{where}[{i}]") for i, s in enumerate(seed_nodes)],
-                             dtype=np.int64)
-        return validate_seeds(nodes, seed_weights, graph.n_nodes, graph.arrays.indptr.dtype)
+        return parse_seeds(self.graph, seed_nodes, seed_weights, where=where)
 
     def run(self, seed_nodes=None, seed_weights=None, *, text: str | None = None,
             whole_words: bool = False) -> T1Result:
         """Propagate from seeds (node ids or indices, or a ``{node: weight}`` mapping) or from
         ``text`` (docs/spec.md §7.1; ``whole_words=True`` matches labels as whole words only)."""
-        if (seed_nodes is None) == (text is None):
-            raise TypeError("give exactly one of seed_nodes or text=")
-        if text is not None:
-            if seed_weights is not None:
-                raise TypeError("seed_weights apply to seed_nodes, not to text= (text seeds weigh 1.0)")
-            return self.run_validated(*seeds_from_text(self.graph, text, whole_words=whole_words))
-        return self.run_validated(*self.seeds(seed_nodes, seed_weights))
+        return run_seeds_or_text(self.plan, self.graph, seed_nodes, seed_weights, text, whole_words)
 
     def run_validated(self, nodes: np.ndarray, weights: np.ndarray, backend: str | None = None) -> T1Result:
         """Run already validated seeds on the query's backend, or on ``backend`` (resolved)."""
-        backend = backend or self.backend
-        output = run_query(self.graph.arrays, nodes, weights, self.decay, self.params, backend)
-        return T1Result.from_output(output, backend, self.graph)
+        return self.plan.run_validated(self.graph, nodes, weights, backend)
+
+
+def check_graph(graph) -> None:
+    if not isinstance(graph, ConceptGraph):
+        raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}{conversion_hint(graph)}")
+
+
+PLANS_PER_GRAPH = 8  # propagate keeps the plans of this many recent parameter sets per graph
+_plans: weakref.WeakKeyDictionary[ConceptGraph, OrderedDict] = weakref.WeakKeyDictionary()
+_plans_lock = threading.Lock()
+
+
+def plan_key(backend: str | None, params: Mapping[str, Any]) -> tuple:
+    """What a plan depends on: the backend argument (and, without one, the environment variables
+    backend resolution reads), the parameters and each value's type (``1``, ``1.0`` and ``True``
+    are different keys)."""
+    env = None if backend is not None else (os.environ.get(ENV_NATIVE), os.environ.get(ENV_PUREPYTHON))
+    return backend, env, tuple(params.items()), tuple(map(type, params.values()))
+
+
+def cached_plan(graph: ConceptGraph, backend: str | None, params: Mapping[str, Any]) -> QueryPlan:
+    """The plan of ``(backend, params)`` on ``graph`` (:func:`plan_key`), reused while it is
+    among the graph's ``PLANS_PER_GRAPH`` most recent; parameters that cannot be hashed are
+    planned afresh."""
+    key = plan_key(backend, params)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable value: not cacheable
+        return QueryPlan(graph, backend, params)
+    with _plans_lock:
+        plans = _plans.get(graph)
+        if plans is not None and key in plans:
+            plans.move_to_end(key)
+            return plans[key]
+    plan = QueryPlan(graph, backend, params)  # outside the lock: it validates and may raise
+    with _plans_lock:
+        plans = _plans.setdefault(graph, OrderedDict())
+        plans[key] = plan
+        if len(plans) > PLANS_PER_GRAPH:
+            plans.popitem(last=False)
+    return plan
 
 
 def propagate(
@@ -151,5 +318,6 @@ def propagate(
     is compiled; ``backend="native"`` raises :class:`~clematis.NativeUnavailableError` when it
     is not (docs/spec.md §9).
     """
-    return Query(graph, backend=backend, **params).run(seed_nodes, seed_weights, text=text,
-                                                       whole_words=whole_words)
+    check_graph(graph)
+    return run_seeds_or_text(cached_plan(graph, backend, params), graph, seed_nodes, seed_weights, text,
+                             whole_words)

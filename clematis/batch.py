@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Unpack
 
@@ -13,8 +15,8 @@ from tqdm.auto import tqdm
 from ._kernel_calls import QueryOutput, map_cancellable, run_batch
 from ._params import T1Options, T1Params
 from ._platform import available_cpus
-from ._validation import as_count
-from .api import Query, T1Result
+from ._validation import as_count, validate_seeds
+from .api import Query, T1Result, cached_plan
 from .graph import ConceptGraph
 from .interop import conversion_hint
 
@@ -63,10 +65,39 @@ def split_seed_set(seed_set) -> tuple[object, object]:
     return seed_set, None
 
 
+def index_rows(seed_sets) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(ptr, nodes)`` of seed sets given as a 2-D integer array (one row per query) or as a
+    list of lists of ints, without a Python step per query; None for any other form."""
+    if isinstance(seed_sets, np.ndarray):
+        if seed_sets.ndim != 2 or seed_sets.dtype.kind not in "iu":
+            return None
+        rows, width = seed_sets.shape
+        return np.arange(rows + 1, dtype=np.int64) * width, seed_sets.reshape(-1)
+    if type(seed_sets) is not list or not all(type(row) is list for row in seed_sets):
+        return None
+    flat = list(itertools.chain.from_iterable(seed_sets))
+    if not all(type(node) is int for node in flat):
+        return None
+    ptr = np.zeros(len(seed_sets) + 1, dtype=np.int64)
+    np.cumsum([len(row) for row in seed_sets], out=ptr[1:])
+    return ptr, np.array(flat, dtype=np.int64)
+
+
 def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
-    """Validate every seed set with ``plan`` before any work; errors name ``seed_sets[q]``."""
+    """Validate every seed set with ``plan`` before any work; errors name ``seed_sets[q]``.
+
+    Index rows (:func:`index_rows`) are validated all at once; when one is bad, the seed sets
+    are validated one by one, for the error naming it."""
     if isinstance(seed_sets, str | bytes | Mapping) or not isinstance(seed_sets, Iterable):
         raise TypeError(f"seed_sets must be an iterable of seed sets, got {type(seed_sets).__name__}")
+    rows = index_rows(seed_sets)
+    if rows is not None:
+        ptr, flat = rows
+        try:
+            graph = plan.graph
+            return SeedBatch(ptr, *validate_seeds(flat, None, graph.n_nodes, graph.arrays.indptr.dtype))
+        except ValueError:
+            pass  # the loop below names the bad seed set
     nodes, weights = [], []
     for q, seed_set in enumerate(seed_sets):
         try:
@@ -100,9 +131,11 @@ def propagate_many(
     """Run one query per seed set; ``results[q]`` is bit-identical to ``propagate`` on ``seed_sets[q]``.
 
     A seed set is a sequence of node ids or indices (weights 1.0), a mapping ``{node: weight}``,
-    or a ``(nodes, weights)`` tuple. Every seed set and parameter is validated before any work;
-    an error names the seed set (``seed_sets[17]: ...``). ``params`` are those of
-    :func:`clematis.propagate`, shared by all queries.
+    or a ``(nodes, weights)`` tuple; ``seed_sets`` may also be a 2-D integer array, one row of
+    node indices per query (validated and batched without a Python step per query). Every seed
+    set and parameter is validated before any work; an error names the seed set
+    (``seed_sets[17]: ...``). ``params`` are those of :func:`clematis.propagate`, shared by all
+    queries.
 
     ``workers`` threads (0: every CPU this process may use) run chunks of queries, each chunk in
     one GIL-free kernel call on its own scratch space; the graph is shared, never copied.
@@ -112,18 +145,22 @@ def propagate_many(
     if not isinstance(graph, ConceptGraph):
         raise TypeError(f"graph must be a ConceptGraph, got {type(graph).__name__}{conversion_hint(graph)}")
     n_workers = as_count("workers", workers) or available_cpus()
-    plan = Query(graph, backend=backend, **params)
-    batch = seed_batch(plan, seed_sets)
-    chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
+    query = Query.planned(graph, cached_plan(graph, backend, params))
+    batch = seed_batch(query, seed_sets)
+    if n_workers == 1 and not progress:  # no threads to balance, no bar to move: fewest calls
+        chunks = batch.chunks(MAX_CHUNK)
+    else:
+        chunks = [batch.slice(start, stop) for start, stop in guided_bounds(len(batch), n_workers)]
 
     def run(chunk: SeedBatch) -> list[T1Result]:
-        return [T1Result.from_output(output, plan.backend, graph)
-                for output in run_chunk(chunk, graph, plan.decay, plan.params, plan.backend)]
+        return query.plan.run_batch(graph, chunk.ptr, chunk.nodes, chunk.weights)
 
     results: list[T1Result] = []
-    with (tqdm(total=len(batch), desc="propagate_many", unit="query", disable=not progress) as bar,
-          map_cancellable(run, chunks, n_workers, thread_name_prefix="clematis") as outputs):
+    bar = tqdm(total=len(batch), desc="propagate_many", unit="query") if progress else None
+    with bar or nullcontext(), map_cancellable(run, chunks, n_workers,
+                                               thread_name_prefix="clematis") as outputs:
         for chunk_results in outputs:
             results.extend(chunk_results)
-            bar.update(len(chunk_results))
+            if bar is not None:
+                bar.update(len(chunk_results))
     return results

@@ -35,3 +35,41 @@ def propagate_batch(
     params: npt.NDArray[np.void],
     cancel: npt.NDArray[np.int32] | None = None,
 ) -> tuple[_Index, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.void]]: ...
+
+_Counters = tuple[int, int, int, int, int, int, int, int, int, int, float]
+
+@disjoint_base
+class CompiledQuery:
+    """One graph's arrays, a decay table and a parameter record, held once."""
+
+    def __new__(
+        cls,
+        indptr: _Index,
+        indices: _Index,
+        weights: npt.NDArray[np.float32],
+        rel_mult: npt.NDArray[np.float32],
+        tie_pos: npt.NDArray[np.int32],
+        node_of_pos: npt.NDArray[np.int32],
+        decay: npt.NDArray[np.float32],
+        params: npt.NDArray[np.void],
+    ) -> Self: ...
+    @property
+    def n_nodes(self) -> int: ...
+    def run(
+        self,
+        seed_nodes: _Index,
+        seed_weights: npt.NDArray[np.float32],
+        workspace: Workspace,
+        cancel: npt.NDArray[np.int32] | None = None,
+    ) -> tuple[_Index, npt.NDArray[np.float32], _Counters]: ...
+    def run_indices(
+        self, seed_nodes: list[int], workspace: Workspace, cancel: npt.NDArray[np.int32] | None = None
+    ) -> tuple[_Index, npt.NDArray[np.float32], _Counters] | None: ...
+    def run_batch(
+        self,
+        seed_ptr: npt.NDArray[np.int64],
+        seed_nodes: _Index,
+        seed_weights: npt.NDArray[np.float32],
+        workspace: Workspace,
+        cancel: npt.NDArray[np.int32] | None = None,
+    ) -> tuple[_Index, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.void]]: ...

@@ -17,7 +17,7 @@ import numpy as np
 
 from libc.math cimport fabsf
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport calloc, free, qsort
+from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Occurred
 
@@ -532,6 +532,94 @@ cdef int raise_interrupt() except -1:
     raise KeyboardInterrupt("T1 query cancelled")
 
 
+cdef int raise_for(int status) except -1:
+    """Raise what a kernel status other than KERNEL_OK means."""
+    if status == INTERRUPTED:
+        return raise_interrupt()
+    if status == OUT_OF_MEMORY:
+        raise MemoryError("out of memory while running a T1 query")
+    return 0
+
+
+# Ctrl-C is delivered to the main thread only, so only there does the kernel run the handlers.
+cdef object MAIN_THREAD_ID = threading.main_thread().ident
+
+
+cdef inline bint on_main_thread():
+    return threading.get_ident() == MAIN_THREAD_ID
+
+
+cdef const int32_t* cancel_address(const int32_t[::1] cancel) except? NULL:
+    """The flag of ``cancel`` (one int32), or NULL for None."""
+    if cancel is None:
+        return NULL
+    if cancel.shape[0] != 1:
+        raise ValueError("cancel must hold one int32 flag")
+    return &cancel[0]
+
+
+cdef void prepare_workspace(Scratch* s, const Params* caps) noexcept nogil:
+    s.dedupe_ring.limit = caps.dedupe_window
+    s.visited_ring.limit = caps.visited_cap
+
+
+cdef void finish_call(Scratch* s) noexcept nogil:
+    """What every call leaves behind: at most QUEUE_BYTES_LIMIT of queue memory."""
+    if queue_bytes(s) > QUEUE_BYTES_LIMIT:
+        release_queues(s)
+
+
+cdef object node_array(const int32_t* nodes, int64_t size, bint wide):
+    """The output nodes as a new array of the graph's index dtype."""
+    cdef int64_t i
+    cdef int32_t[::1] narrow_view
+    cdef int64_t[::1] wide_view
+    if not wide:
+        out = np.empty(size, dtype=np.int32)
+        if size:
+            narrow_view = out
+            memcpy(&narrow_view[0], nodes, size * sizeof(int32_t))
+        return out
+    out = np.empty(size, dtype=np.int64)
+    if size:
+        wide_view = out
+        for i in range(size):
+            wide_view[i] = nodes[i]
+    return out
+
+
+cdef object float_array(const float* values, int64_t size):
+    cdef float[::1] view
+    out = np.empty(size, dtype=np.float32)
+    if size:
+        view = out
+        memcpy(&view[0], values, size * sizeof(float))
+    return out
+
+
+cdef object batch_outputs(int status, Output* out, Scratch* s, bint wide):
+    """``(d_nodes, d_vals)`` of a finished batch, or its error; frees ``out`` either way."""
+    try:
+        raise_for(status)
+        return node_array(out.nodes, out.size, wide), float_array(out.values, out.size)
+    finally:
+        free(out.nodes)
+        free(out.values)
+        finish_call(s)
+
+
+cdef int check_seed_ptr(const int64_t[::1] seed_ptr, Py_ssize_t n_seeds, Py_ssize_t n_weights) except -1:
+    cdef int64_t q, n_queries = seed_ptr.shape[0] - 1
+    if n_queries < 0 or seed_ptr[0] != 0 or seed_ptr[n_queries] != n_seeds:
+        raise ValueError("seed_ptr must run from 0 to len(seed_nodes)")
+    if n_weights != n_seeds:
+        raise ValueError("seed_weights must have one entry per seed")
+    for q in range(n_queries):
+        if seed_ptr[q + 1] < seed_ptr[q]:
+            raise ValueError("seed_ptr must be non-decreasing")
+    return 0
+
+
 def propagate_batch(
     const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
     const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
@@ -554,37 +642,23 @@ def propagate_batch(
     cdef Params caps
     cdef Output out
     cdef int status
-    cdef int64_t q, i
-    cdef const int32_t* cancel_flag = NULL
-    cdef bint check_signals = threading.current_thread() is threading.main_thread()
+    cdef const int32_t* cancel_flag = cancel_address(cancel)
+    cdef bint check_signals = on_main_thread()
     cdef int64_t n = indptr.shape[0] - 1
     cdef int64_t n_queries = seed_ptr.shape[0] - 1
     if n != s.n:
         raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
-    if n_queries < 0 or seed_ptr[0] != 0 or seed_ptr[n_queries] != seed_nodes.shape[0]:
-        raise ValueError("seed_ptr must run from 0 to len(seed_nodes)")
-    if seed_weights.shape[0] != seed_nodes.shape[0]:
-        raise ValueError("seed_weights must have one entry per seed")
-    for q in range(n_queries):
-        if seed_ptr[q + 1] < seed_ptr[q]:
-            raise ValueError("seed_ptr must be non-decreasing")
+    check_seed_ptr(seed_ptr, seed_nodes.shape[0], seed_weights.shape[0])
     if params.shape[0] != 1:
         raise ValueError("params must hold one PARAMS_DTYPE record")
-    if cancel is not None:
-        if cancel.shape[0] != 1:
-            raise ValueError("cancel must hold one int32 flag")
-        cancel_flag = &cancel[0]
     caps = params[0]
-    s.dedupe_ring.limit = caps.dedupe_window
-    s.visited_ring.limit = caps.visited_cap
+    prepare_workspace(s, &caps)
     memset(&out, 0, sizeof(Output))
 
     offsets = np.empty(n_queries + 1, dtype=np.int64)
     counters = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
     cdef int64_t[::1] offsets_view = offsets
     cdef Counters[::1] counters_view = counters
-    cdef index_t[::1] nodes_view
-    cdef float[::1] vals_view
     with nogil:
         status = run_t1_batch(&indptr[0], &indices[0] if indices.shape[0] else NULL,
                               &weights[0] if weights.shape[0] else NULL,
@@ -596,22 +670,190 @@ def propagate_batch(
                               &decay[0], &caps, s,
                               &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
                               cancel_flag, check_signals)
-    try:
-        if status == INTERRUPTED:
-            raise_interrupt()
-        if status == OUT_OF_MEMORY:
-            raise MemoryError("out of memory while running a T1 batch")
-        d_nodes = np.empty(out.size, dtype=np.int64 if index_t is int64_t else np.int32)
-        d_vals = np.empty(out.size, dtype=np.float32)
-        nodes_view = d_nodes
-        vals_view = d_vals
-        for i in range(out.size):
-            nodes_view[i] = out.nodes[i]
-        if out.size:
-            memcpy(&vals_view[0], out.values, out.size * sizeof(float))
-    finally:
-        free(out.nodes)
-        free(out.values)
-        if queue_bytes(s) > QUEUE_BYTES_LIMIT:
-            release_queues(s)
+    d_nodes, d_vals = batch_outputs(status, &out, s, index_t is int64_t)
     return d_nodes, d_vals, offsets, counters
+
+
+cdef inline const void* int_address(const uint8_t[::1] raw) noexcept:
+    """The first byte of a contiguous buffer, NULL when it is empty."""
+    return &raw[0] if raw.shape[0] else NULL
+
+
+cdef const void* array_address(array, dtype, str name) except? NULL:
+    """The data of ``array``, a contiguous array of exactly ``dtype`` (never converted: the
+    address must stay valid as long as ``array`` lives); NULL when it is empty."""
+    if not isinstance(array, np.ndarray) or array.dtype != dtype:
+        raise TypeError(f"{name} must be a {np.dtype(dtype).name} array")
+    return int_address(array.view(np.uint8))
+
+
+cdef inline const float* float_address(const float[::1] view) noexcept:
+    return &view[0] if view.shape[0] else NULL
+
+
+cdef tuple counters_tuple(const Counters* c):
+    """One query's counters in ``COUNTERS_DTYPE`` field order (as ``counters.tolist()`` rows)."""
+    return (c.pops, c.layers_processed, c.propagations, c.radius_cap_hits, c.layer_cap_hits,
+            c.node_budget_hits, c.frontier_evicted, c.dedupe_hits, c.visited_evicted, c.truncated,
+            c.max_delta)
+
+
+cdef class CompiledQuery:
+    """One graph's validated arrays, a decay table and a parameter record, held once, so that a
+    query costs only its seeds and its work (no buffer acquisition of the graph per call).
+
+    The arrays are those of ``propagate_batch``, for the same bits; they are kept alive here and
+    must not be written to while the object lives (a ConceptGraph's arrays are read-only).
+    """
+
+    cdef tuple arrays          # keeps every buffer below alive
+    cdef bint wide             # int64 indices (else int32)
+    cdef const void* indptr
+    cdef const void* indices
+    cdef const float* weights
+    cdef const float* rel_mult
+    cdef const int32_t* tie_pos
+    cdef const int32_t* node_of_pos
+    cdef const float* decay
+    cdef Params caps
+    cdef readonly int64_t n_nodes
+    cdef object index_dtype
+
+    def __cinit__(self, indptr, indices, weights, rel_mult, tie_pos, node_of_pos, decay,
+                  const Params[::1] params not None):
+        index_dtype = np.asarray(indptr).dtype
+        if index_dtype not in (np.int32, np.int64):
+            raise TypeError("indptr must be an int32 or int64 array")
+        if params.shape[0] != 1:
+            raise ValueError("params must hold one PARAMS_DTYPE record")
+        cdef const float[::1] decay_view = decay
+        if decay_view.shape[0] == 0:
+            raise ValueError("decay must not be empty")
+        self.wide = index_dtype == np.int64
+        self.arrays = (indptr, indices, weights, rel_mult, tie_pos, node_of_pos, decay)
+        self.indptr = array_address(indptr, index_dtype, "indptr")
+        self.indices = array_address(indices, index_dtype, "indices")
+        self.weights = <const float*>array_address(weights, np.float32, "weights")
+        self.rel_mult = <const float*>array_address(rel_mult, np.float32, "rel_mult")
+        self.tie_pos = <const int32_t*>array_address(tie_pos, np.int32, "tie_pos")
+        self.node_of_pos = <const int32_t*>array_address(node_of_pos, np.int32, "node_of_pos")
+        self.decay = &decay_view[0]
+        self.caps = params[0]
+        self.n_nodes = indptr.shape[0] - 1
+        self.index_dtype = index_dtype
+
+    cdef int execute(self, const void* seed_nodes, const float* seed_weights, int64_t n_seeds,
+                     Scratch* s, Counters* counters, const int32_t* cancel, bint check_signals) noexcept nogil:
+        """One query into ``s`` (compacted output in ``s.touched``/``s.out_vals``); the status."""
+        cdef int status
+        if self.wide:
+            status = run_t1[int64_t](<const int64_t*>self.indptr, <const int64_t*>self.indices,
+                                     self.weights, self.rel_mult, self.tie_pos, self.node_of_pos,
+                                     <const int64_t*>seed_nodes, seed_weights, n_seeds, self.decay,
+                                     &self.caps, s, counters, cancel, check_signals)
+        else:
+            status = run_t1[int32_t](<const int32_t*>self.indptr, <const int32_t*>self.indices,
+                                     self.weights, self.rel_mult, self.tie_pos, self.node_of_pos,
+                                     <const int32_t*>seed_nodes, seed_weights, n_seeds, self.decay,
+                                     &self.caps, s, counters, cancel, check_signals)
+        return status
+
+    cdef tuple single(self, const void* seed_nodes, const float* seed_weights, int64_t n_seeds,
+                      Workspace workspace, const int32_t[::1] cancel):
+        cdef Scratch* s = &workspace.s
+        cdef Counters counters
+        cdef int status
+        cdef int64_t kept
+        cdef const int32_t* cancel_flag = cancel_address(cancel)
+        cdef bint check_signals = on_main_thread()
+        if s.n != self.n_nodes:
+            raise ValueError(f"workspace is for {s.n} nodes, the graph has {self.n_nodes}")
+        memset(&counters, 0, sizeof(Counters))
+        prepare_workspace(s, &self.caps)
+        with nogil:
+            status = self.execute(seed_nodes, seed_weights, n_seeds, s, &counters, cancel_flag,
+                                  check_signals)
+            kept = collect_and_reset(s)  # always: the workspace must be idle for the next query
+            finish_call(s)
+        raise_for(status)
+        return (node_array(s.touched, kept, self.wide), float_array(s.out_vals, kept),
+                counters_tuple(&counters))
+
+    def run(self, seed_nodes, const float[::1] seed_weights not None, Workspace workspace not None,
+            const int32_t[::1] cancel=None):
+        """One query from validated seeds (the graph's index dtype, in range) and float32 weights.
+
+        Returns ``(nodes, values, counters)``, ``counters`` a tuple in ``COUNTERS_DTYPE`` order.
+        """
+        cdef const void* nodes = array_address(seed_nodes, self.index_dtype, "seed_nodes")
+        cdef int64_t n_seeds = seed_weights.shape[0]
+        if seed_nodes.shape[0] != n_seeds:
+            raise ValueError("seed_weights must have one entry per seed")
+        return self.single(nodes, float_address(seed_weights), n_seeds, workspace, cancel)
+
+    def run_indices(self, list seed_nodes not None, Workspace workspace not None,
+                    const int32_t[::1] cancel=None):
+        """One query from a list of Python ints, each of weight 1.0: the fast path for seeds
+        given as indices. Returns None, running nothing, unless every item is an ``int`` in
+        ``[0, n)`` (the caller then validates them the usual way, with its error messages)."""
+        cdef Py_ssize_t i, n_seeds = len(seed_nodes)
+        cdef int64_t v
+        cdef void* nodes = malloc(n_seeds * 8 + 1)
+        cdef float* weights = <float*> malloc(n_seeds * sizeof(float) + 1)
+        try:
+            if nodes == NULL or weights == NULL:
+                raise MemoryError("cannot allocate the seeds of a T1 query")
+            for i in range(n_seeds):
+                item = seed_nodes[i]
+                if type(item) is not int or not 0 <= item < self.n_nodes:
+                    return None
+                v = item
+                if self.wide:
+                    (<int64_t*>nodes)[i] = v
+                else:
+                    (<int32_t*>nodes)[i] = <int32_t>v
+                weights[i] = 1.0
+            return self.single(nodes, weights, n_seeds, workspace, cancel)
+        finally:
+            free(nodes)
+            free(weights)
+
+    def run_batch(self, const int64_t[::1] seed_ptr not None, seed_nodes,
+                  const float[::1] seed_weights not None, Workspace workspace not None,
+                  const int32_t[::1] cancel=None):
+        """``propagate_batch`` on the held graph, decay and parameters."""
+        cdef Scratch* s = &workspace.s
+        cdef Output out
+        cdef int status
+        cdef const void* nodes = array_address(seed_nodes, self.index_dtype, "seed_nodes")
+        cdef const int32_t* cancel_flag = cancel_address(cancel)
+        cdef bint check_signals = on_main_thread()
+        cdef int64_t n_queries = seed_ptr.shape[0] - 1
+        cdef Py_ssize_t n_seeds = seed_nodes.shape[0]
+        if s.n != self.n_nodes:
+            raise ValueError(f"workspace is for {s.n} nodes, the graph has {self.n_nodes}")
+        check_seed_ptr(seed_ptr, n_seeds, seed_weights.shape[0])
+        prepare_workspace(s, &self.caps)
+        memset(&out, 0, sizeof(Output))
+        offsets = np.empty(n_queries + 1, dtype=np.int64)
+        counters = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
+        cdef int64_t[::1] offsets_view = offsets
+        cdef Counters[::1] counters_view = counters
+        cdef const float* weights = float_address(seed_weights)
+        with nogil:
+            if self.wide:
+                status = run_t1_batch[int64_t](
+                    <const int64_t*>self.indptr, <const int64_t*>self.indices, self.weights,
+                    self.rel_mult, self.tie_pos, self.node_of_pos, &seed_ptr[0],
+                    <const int64_t*>nodes, weights, n_queries, self.decay, &self.caps, s,
+                    &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
+                    cancel_flag, check_signals)
+            else:
+                status = run_t1_batch[int32_t](
+                    <const int32_t*>self.indptr, <const int32_t*>self.indices, self.weights,
+                    self.rel_mult, self.tie_pos, self.node_of_pos, &seed_ptr[0],
+                    <const int32_t*>nodes, weights, n_queries, self.decay, &self.caps, s,
+                    &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
+                    cancel_flag, check_signals)
+        d_nodes, d_vals = batch_outputs(status, &out, s, self.wide)
+        return d_nodes, d_vals, offsets, counters

@@ -1,0 +1,105 @@
+"""The compiled query (``_t1.CompiledQuery``): the same bits as ``propagate_batch``, from arrays,
+from lists of ints and in batches, on int32 and int64 graphs; refusals of what it cannot hold."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import PARAM_SETS, csr_graph
+
+import clematis
+from clematis._kernel_calls import COUNTER_NAMES, compile_query, run_batch, workspaces_for
+from clematis._params import T1Params
+from clematis.parity import identical
+
+pytestmark = pytest.mark.native
+_t1 = pytest.importorskip("clematis._kernels._t1")
+
+
+def test_counter_names_are_the_kernel_fields():
+    assert _t1.COUNTERS_DTYPE.names == COUNTER_NAMES
+
+
+@pytest.fixture(params=[np.int32, np.int64], ids=["int32", "int64"])
+def graph(request) -> clematis.ConceptGraph:
+    indptr, indices, weights, *_ = csr_graph(300, 2400, seed=4, index_dtype=request.param)
+    return clematis.ConceptGraph.from_csr(sp.csr_array((weights, indices, indptr), shape=(300, 300)))
+
+
+def seed_sets(n: int, count: int, seed: int) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    return [rng.choice(n, size=int(rng.integers(0, 5)), replace=True).tolist() for _ in range(count)]
+
+
+@pytest.mark.parametrize("params", list(PARAM_SETS.values()), ids=list(PARAM_SETS))
+def test_every_entry_point_gives_the_bits_of_propagate_batch(graph, params):
+    plan = clematis.Query(graph, backend="native", **params).plan
+    compiled = compile_query(graph.arrays, plan.decay, plan.params)
+    sets = seed_sets(graph.n_nodes, 12, seed=len(params))
+    index_dtype = graph.arrays.indptr.dtype
+    nodes = np.array([s for row in sets for s in row], dtype=index_dtype)
+    weights = np.linspace(-0.5, 1.5, nodes.shape[0]).astype(np.float32)
+    ptr = np.cumsum([0] + [len(row) for row in sets]).astype(np.int64)
+    expected = run_batch(graph.arrays, ptr, nodes, weights, plan.decay, plan.params, "native")
+    with workspaces_for(graph.arrays).acquire() as workspace:
+        d_nodes, d_vals, offsets, counters = compiled.run_batch(ptr, nodes, weights, workspace)
+        for q, output in enumerate(expected):
+            a, b = offsets[q], offsets[q + 1]
+            batched = clematis.T1Result.from_counters(d_nodes[a:b], d_vals[a:b], counters[q].tolist(),
+                                                      plan.params.iter_cap_layers, "native", graph)
+            single = compiled.run(nodes[ptr[q]:ptr[q + 1]], weights[ptr[q]:ptr[q + 1]], workspace)
+            single = clematis.T1Result.from_counters(*single, plan.params.iter_cap_layers, "native", graph)
+            want = (output.nodes, output.values, output.metrics)
+            assert identical(want, batched) and identical(want, single), f"query {q}"
+            assert batched.truncated == single.truncated == output.truncated
+        for row in sets:
+            listed = compiled.run_indices(row, workspace)
+            ones = np.ones(len(row), dtype=np.float32)
+            direct = compiled.run(np.array(row, dtype=index_dtype), ones, workspace)
+            assert listed[0].dtype == direct[0].dtype == index_dtype
+            assert np.array_equal(listed[0], direct[0]) and listed[2] == direct[2]
+            assert np.array_equal(listed[1].view(np.uint32), direct[1].view(np.uint32))
+
+
+@pytest.mark.parametrize("row", [[0, 300], [-1], [True], [1.0], [np.int64(3)], [2**70]])
+def test_run_indices_declines_what_it_does_not_take(graph, row):
+    plan = clematis.Query(graph, backend="native").plan
+    compiled = compile_query(graph.arrays, plan.decay, plan.params)
+    with workspaces_for(graph.arrays).acquire() as workspace:
+        assert compiled.run_indices(row, workspace) is None
+
+
+def test_arrays_of_another_dtype_are_refused_not_converted(graph):
+    a = graph.arrays
+    params = T1Params.build("user").record(_t1.PARAMS_DTYPE)
+    decay = np.ones(5, dtype=np.float32)
+    with pytest.raises(TypeError, match="weights must be a float32 array"):
+        _t1.CompiledQuery(a.indptr, a.indices, a.weights.astype(np.float64), a.rel_mult, a.tie_pos,
+                          a.node_of_pos, decay, params)
+    with pytest.raises(TypeError, match="indices must be"):
+        _t1.CompiledQuery(a.indptr, a.indices.astype(np.int16), a.weights, a.rel_mult, a.tie_pos,
+                          a.node_of_pos, decay, params)
+    compiled = _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos,
+                                 decay, params)
+    other = np.int64 if a.indptr.dtype == np.int32 else np.int32
+    with workspaces_for(a).acquire() as workspace, pytest.raises(TypeError, match="seed_nodes must be"):
+        compiled.run(np.zeros(1, dtype=other), np.ones(1, dtype=np.float32), workspace)
+    with pytest.raises(ValueError, match="workspace is for 7 nodes"):
+        compiled.run_indices([0], _t1.Workspace(7))
+
+
+@pytest.mark.skipif(shutil.which("nm") is None or not sys.platform.startswith("linux"),
+                    reason="the ELF symbol table: Linux with binutils' nm")
+def test_the_callgrind_pattern_names_the_compiled_query_entry_points():
+    sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / "benchmarks"))
+    from callgrind import NATIVE_QUERY_ENTRY, function_symbols, matching_functions
+
+    entries = matching_functions(NATIVE_QUERY_ENTRY, function_symbols(pathlib.Path(_t1.__file__)))
+    assert sorted(name.split("CompiledQuery_", 1)[1].lstrip("0123456789") for name in entries) == [
+        "run", "run_batch", "run_indices"]
+    assert all(name.startswith("__pyx_pw_") for name in entries)
