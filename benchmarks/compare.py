@@ -15,8 +15,9 @@ Every pair is first checked to return identical nodes, float32 bits and metrics 
 nodes, bits and propagations). Timings are the median of interleaved repeats of the call path
 only (``Query.run_validated`` for clematis, the ctypes call for C and the floor), inputs prepared
 outside the timed region. Where valgrind is installed, callgrind instruction counts and simulated
-cache misses of native and C follow (repeatable on a noisy machine); where hardware counters
-work, ``perf stat`` instruction counts too.
+cache misses of native and C follow (repeatable on a noisy machine), then the instruction cost
+of the kernel's Ctrl-C check (``interrupt_overhead.py``: the kernel built with and without it;
+target <= 1 %); where hardware counters work, ``perf stat`` instruction counts too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import interrupt_overhead
 import numpy as np
 from c_baseline import CBaseline, build_library
 from callgrind import C_BASELINE_ENTRY, NATIVE_QUERY_ENTRY, callgrind_command, event_totals
@@ -267,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
         report_bytes_per_edge(bench.graph)
         if not args.no_counters:
             report_instruction_counts(kc, library)
+            print()
+            interrupt_overhead.main([])  # the Ctrl-C check's cost, in instructions (issue 11)
 
 if __name__ == "__main__":
     main()
