@@ -151,10 +151,7 @@ cdef class Workspace:
 
 
 cdef int64_t queue_bytes(const Scratch* s) noexcept nogil:
-    cdef int b
-    cdef int64_t entries = s.heap.capacity
-    for b in range(RADIX_BUCKETS):
-        entries += s.radix.buckets[b].capacity
+    cdef int64_t entries = s.heap.capacity + s.radix.reserved
     return (entries * <int64_t>sizeof(uint64_t)
             + (s.dedupe_ring.capacity + s.visited_ring.capacity) * <int64_t>sizeof(int32_t))
 
@@ -178,9 +175,11 @@ cdef void release_queues(Scratch* s) noexcept nogil:
     """Free the queue structures of an idle workspace; they grow again from empty when needed."""
     cdef int b
     free_entries(&s.heap)
+    radix_clear(&s.radix)
+    free_entries(&s.radix.equal)
     for b in range(RADIX_BUCKETS):
         free_entries(&s.radix.buckets[b])
-    radix_clear(&s.radix)
+    s.radix.reserved = 0
     free_ring(&s.dedupe_ring)
     free_ring(&s.visited_ring)
 
