@@ -120,11 +120,18 @@ def map_cancellable(function: Callable[[Item], Output], items: Iterable[Item], w
 
 
 class WorkspacePool:
-    """Native scratch spaces for one graph, reused across queries; one per concurrent caller."""
+    """Native scratch spaces for one graph, reused across queries; one per concurrent caller.
 
-    def __init__(self, n_nodes: int) -> None:
-        self._n_nodes = n_nodes
+    It also holds the graph's ``tie_tables``: ``(tie_pos, node_of_pos)`` for the kernel, or
+    ``(None, None)`` when every node's tie position is its index (``key_rank`` ascending with the
+    index, as for integer ids), which spares the kernel both lookups (docs/spec.md §5).
+    """
+
+    def __init__(self, graph: CSRArrays) -> None:
+        self._n_nodes = graph.n_nodes
         self._free: queue.SimpleQueue = queue.SimpleQueue()
+        identity = np.array_equal(graph.node_of_pos, np.arange(graph.n_nodes, dtype=np.int32))
+        self.tie_tables = (None, None) if identity else (graph.tie_pos, graph.node_of_pos)
 
     def take(self):
         """A free workspace (a new one when none is free); hand it back with :meth:`give`."""
@@ -154,7 +161,7 @@ def workspaces_for(graph: CSRArrays) -> WorkspacePool:
     with _pools_lock:
         pool = _pools.get(graph)
         if pool is None:
-            pool = _pools[graph] = WorkspacePool(graph.n_nodes)
+            pool = _pools[graph] = WorkspacePool(graph)
         return pool
 
 
@@ -167,7 +174,7 @@ def current_cancel_flag() -> np.ndarray | None:
 def compile_query(graph: CSRArrays, decay: np.ndarray, params: T1Params):
     """The native kernel's compiled query: ``graph``, ``decay`` and ``params`` held once."""
     return native_module.CompiledQuery(graph.indptr, graph.indices, graph.weights, graph.rel_mult,
-                                       graph.tie_pos, graph.node_of_pos, decay,
+                                       *workspaces_for(graph).tie_tables, decay,
                                        params.record(native_module.PARAMS_DTYPE))
 
 
@@ -207,10 +214,11 @@ def run_batch(graph: CSRArrays, seed_ptr: np.ndarray, seed_nodes: np.ndarray, se
                                                  cancel))
                 for a, b in itertools.pairwise(bounds)]
     record = params.record(native_module.PARAMS_DTYPE)
-    with workspaces_for(graph).acquire() as workspace:
+    pool = workspaces_for(graph)
+    with pool.acquire() as workspace:
         d_nodes, d_vals, offsets, counters = native_module.propagate_batch(
-            graph.indptr, graph.indices, graph.weights, graph.rel_mult, graph.tie_pos,
-            graph.node_of_pos, seed_ptr, seed_nodes, seed_weights, decay, workspace, record,
+            graph.indptr, graph.indices, graph.weights, graph.rel_mult, *pool.tie_tables, seed_ptr,
+            seed_nodes, seed_weights, decay, workspace, record,
             None if cancel is None else cancel.flag)
     return [QueryOutput(d_nodes[a:b], d_vals[a:b], counters_metrics(row, params.iter_cap_layers),
                         bool(row[TRUNCATED]))

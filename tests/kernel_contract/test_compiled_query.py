@@ -103,3 +103,44 @@ def test_the_callgrind_pattern_names_the_compiled_query_entry_points():
     assert sorted(name.split("CompiledQuery_", 1)[1].lstrip("0123456789") for name in entries) == [
         "run", "run_batch", "run_indices"]
     assert all(name.startswith("__pyx_pw_") for name in entries)
+
+
+@pytest.mark.parametrize("node_ids", [None, "sorted", "shuffled"])
+def test_identity_ties_skip_the_tables_with_the_same_bits(node_ids):
+    """Integer ids (or ids already in sorted order) make every tie position the node's index:
+    the kernel is then given no tables, and returns what it returns with the tables."""
+    indptr, indices, weights, *_ = csr_graph(200, 1600, seed=9)
+    ids = None if node_ids is None else [f"n{i:04d}" for i in range(200)]
+    if node_ids == "shuffled":
+        ids = ids[::-1]
+    graph = clematis.ConceptGraph.from_csr(sp.csr_array((weights, indices, indptr), shape=(200, 200)),
+                                           node_ids=ids)
+    assert (workspaces_for(graph.arrays).tie_tables[0] is None) == (node_ids != "shuffled")
+    plan = clematis.Query(graph, backend="native", queue_budget=3000).plan
+    record = plan.params.record(_t1.PARAMS_DTYPE)
+    a = graph.arrays
+    with_tables = _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos,
+                                    plan.decay, record)
+    seeds = np.array([3, 3, 150, 7], dtype=np.int32)
+    seed_weights = np.float32([1.0, -0.5, 0.75, 2.0])
+    with workspaces_for(a).acquire() as workspace:
+        nodes, values, counters = with_tables.run(seeds, seed_weights, workspace)
+        got = compile_query(a, plan.decay, plan.params).run(seeds, seed_weights, workspace)
+    assert counters[COUNTER_NAMES.index("pops")] == 3000
+    assert np.array_equal(got[0], nodes) and np.array_equal(got[1].view(np.int32), values.view(np.int32))
+    assert got[2] == counters
+    python = clematis.Query(graph, backend="python", queue_budget=3000).run(seeds, seed_weights)
+    assert np.array_equal(python.nodes, nodes) and np.array_equal(python.values.view(np.int32),
+                                                                  values.view(np.int32))
+
+
+def test_tie_tables_come_in_pairs():
+    a = clematis.ConceptGraph.from_csr(sp.csr_array(np.eye(3, dtype=np.float32))).arrays
+    decay = np.ones(3, np.float32)
+    record = T1Params.build("user").record(_t1.PARAMS_DTYPE)
+    with pytest.raises(ValueError, match="both be arrays or both be None"):
+        _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, None, decay, record)
+    with workspaces_for(a).acquire() as workspace, pytest.raises(ValueError, match="both be arrays"):
+        _t1.propagate_batch(a.indptr, a.indices, a.weights, a.rel_mult, None, a.node_of_pos,
+                            np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), decay,
+                            workspace, record)

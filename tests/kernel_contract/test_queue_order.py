@@ -1,0 +1,64 @@
+"""The native queue (the radix heap of ``clematis/_kernels/_radix_queue.pxd``) pops in exact §5
+order on workloads that reach every one of its paths: buckets above the heaping threshold that
+are split level by level, long runs of equal |c| (the tie order then decides), entries pushed
+below the latest minimum (gains above 1), and a queue budget that cuts the order anywhere, so
+any entry popped out of turn changes the bits or the metrics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import identical
+
+from clematis.t1 import propagate_one_graph
+
+COMMON = dict(rate=0.9, floor=0.0, radius_cap=3, iter_cap_layers=3, node_budget=1e30)
+
+
+def hub_graph(leaves: int, seed: int, *, back_weight: float):
+    """Node 0 points at ``leaves`` leaves whose weights spread over 20 binades, with many exact
+    repeats; each leaf points back at the hub with ``back_weight`` and at its neighbour."""
+    rng = np.random.default_rng(seed)
+    n = leaves + 1
+    mantissas = rng.choice([1.0, 1.25, 1.5, 1.75], leaves) if seed % 2 else rng.uniform(1, 2, leaves)
+    hub_weights = (mantissas * 2.0 ** -rng.integers(0, 20, leaves)).astype(np.float32)
+    src = np.concatenate([np.zeros(leaves, np.int64), np.repeat(np.arange(1, n), 2)])
+    dst = np.concatenate([np.arange(1, n), np.column_stack([np.zeros(leaves, np.int64),
+                                                            np.arange(2, n + 1) % n]).ravel()])
+    weights = np.concatenate([hub_weights, np.tile(np.float32([back_weight, 0.5]), leaves)])
+    indptr = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    order = np.argsort(src, kind="stable")
+    m = src.shape[0]
+    key_rank = rng.integers(0, 7, n).astype(np.int32)  # repeated ranks: ties fall through to the node
+    return (indptr, dst[order].astype(np.int32), weights[order].astype(np.float32),
+            np.zeros(m, np.int32), np.full(m, 1.0, np.float32)), key_rank
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("back_weight", [0.25, 3.0], ids=["shrinking", "gain above 1"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("queue_budget", [700, 5_000, 40_000])
+def test_hub_workloads_pop_in_exact_order(seed, back_weight, queue_budget):
+    graph, key_rank = hub_graph(3000, seed, back_weight=back_weight)
+    seeds = np.array([0, 0, 5], np.int64)
+    weights = np.float32([1.0, -0.75, 2.0])
+    runs = {backend: propagate_one_graph(*graph, seeds, weights, key_rank, backend=backend,
+                                         queue_budget=queue_budget, **COMMON)
+            for backend in ("python", "native")}
+    assert runs["python"][2]["pops"] == queue_budget  # the budget, not an empty queue, ended it
+    assert identical(runs["python"], runs["native"])
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("seed", range(6))
+def test_equal_contributions_keep_the_tie_order(seed):
+    """Every contribution has the same |c| per distance: one key holds thousands of entries."""
+    graph, key_rank = hub_graph(2000, seed, back_weight=1.0)
+    graph = (*graph[:2], np.where(graph[2] != 0, np.float32(0.5), graph[2]).astype(np.float32), *graph[3:])
+    runs = {backend: propagate_one_graph(*graph, np.array([0, 3, 3], np.int64),
+                                         np.float32([1.0, 0.5, -0.5]), key_rank, backend=backend,
+                                         queue_budget=2_500 + 100 * seed, **COMMON)
+            for backend in ("python", "native")}
+    assert identical(runs["python"], runs["native"])
