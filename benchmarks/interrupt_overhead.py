@@ -22,12 +22,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from callgrind import NATIVE_QUERY_ENTRY
+
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("clematis", "setup.py", "pyproject.toml", "README.md", "MANIFEST.in")
 NOT_SOURCE = shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__")
 SEEDS = 24
-# callgrind collects inside the compiled call (the Cython wrapper and everything it calls)
-KERNEL_CALL = "__pyx_fuse_*__pyx_pw_*_t1_*propagate*"
+# callgrind collects inside the compiled call the worker makes (Query.run_validated calls
+# CompiledQuery.run: its Cython wrapper and everything it calls)
+KERNEL_CALL = NATIVE_QUERY_ENTRY
 VARIANTS = {"with check": "1", "without check": "0"}
 
 

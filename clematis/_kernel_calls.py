@@ -29,7 +29,7 @@ from ._metrics import shape_metrics
 from ._params import T1Params
 from ._platform import ENV_PUREPYTHON, env_flag
 from ._reference import decay_weights_reference, propagate_reference
-from ._validation import CSRArrays
+from ._validation import KernelArrays
 
 
 def _import_kernel(name: str):
@@ -127,7 +127,7 @@ class WorkspacePool:
     index, as for integer ids), which spares the kernel both lookups (docs/spec.md §5).
     """
 
-    def __init__(self, graph: CSRArrays) -> None:
+    def __init__(self, graph: KernelArrays) -> None:
         self._n_nodes = graph.n_nodes
         self._free: queue.SimpleQueue = queue.SimpleQueue()
         identity = np.array_equal(graph.node_of_pos, np.arange(graph.n_nodes, dtype=np.int32))
@@ -152,11 +152,11 @@ class WorkspacePool:
             self.give(workspace)
 
 
-_pools: weakref.WeakKeyDictionary[CSRArrays, WorkspacePool] = weakref.WeakKeyDictionary()
+_pools: weakref.WeakKeyDictionary[KernelArrays, WorkspacePool] = weakref.WeakKeyDictionary()
 _pools_lock = threading.Lock()
 
 
-def workspaces_for(graph: CSRArrays) -> WorkspacePool:
+def workspaces_for(graph: KernelArrays) -> WorkspacePool:
     """The scratch pool of ``graph`` (made on first use, dropped with the graph's arrays)."""
     with _pools_lock:
         pool = _pools.get(graph)
@@ -171,11 +171,11 @@ def current_cancel_flag() -> np.ndarray | None:
     return None if cancel is None else cancel.flag
 
 
-def compile_query(graph: CSRArrays, decay: np.ndarray, params: T1Params):
+def compile_query(graph: KernelArrays, decay: np.ndarray, params: T1Params):
     """The native kernel's compiled query: ``graph``, ``decay`` and ``params`` held once."""
-    return native_module.CompiledQuery(graph.indptr, graph.indices, graph.weights, graph.rel_mult,
-                                       *workspaces_for(graph).tie_tables, decay,
-                                       params.record(native_module.PARAMS_DTYPE))
+    return native_module.CompiledQuery(graph.indptr, graph.indices, graph.weights,
+                                       *graph.kernel_multipliers(), *workspaces_for(graph).tie_tables,
+                                       decay, params.record(native_module.PARAMS_DTYPE))
 
 
 COUNTER_NAMES = ("pops", "layers_processed", "propagations", "radius_cap_hits", "layer_cap_hits",
@@ -191,7 +191,7 @@ def counters_metrics(counters: tuple, iter_cap_layers: int) -> dict:
     return shape_metrics(iter_cap_layers=iter_cap_layers, **raw)
 
 
-def run_query(graph: CSRArrays, seed_nodes: np.ndarray, seed_weights: np.ndarray, decay: np.ndarray,
+def run_query(graph: KernelArrays, seed_nodes: np.ndarray, seed_weights: np.ndarray, decay: np.ndarray,
               params: T1Params, backend: str) -> QueryOutput:
     """One query; ``backend`` is already resolved to ``"native"`` or ``"python"``."""
     if backend == "python":
@@ -201,7 +201,7 @@ def run_query(graph: CSRArrays, seed_nodes: np.ndarray, seed_weights: np.ndarray
     return run_batch(graph, seed_ptr, seed_nodes, seed_weights, decay, params, backend)[0]
 
 
-def run_batch(graph: CSRArrays, seed_ptr: np.ndarray, seed_nodes: np.ndarray, seed_weights: np.ndarray,
+def run_batch(graph: KernelArrays, seed_ptr: np.ndarray, seed_nodes: np.ndarray, seed_weights: np.ndarray,
               decay: np.ndarray, params: T1Params, backend: str) -> list[QueryOutput]:
     """Query ``q`` has seeds ``seed_ptr[q]:seed_ptr[q + 1]``; one ``run_query`` output per query.
 
@@ -217,8 +217,8 @@ def run_batch(graph: CSRArrays, seed_ptr: np.ndarray, seed_nodes: np.ndarray, se
     pool = workspaces_for(graph)
     with pool.acquire() as workspace:
         d_nodes, d_vals, offsets, counters = native_module.propagate_batch(
-            graph.indptr, graph.indices, graph.weights, graph.rel_mult, *pool.tie_tables, seed_ptr,
-            seed_nodes, seed_weights, decay, workspace, record,
+            graph.indptr, graph.indices, graph.weights, *graph.kernel_multipliers(), *pool.tie_tables,
+            seed_ptr, seed_nodes, seed_weights, decay, workspace, record,
             None if cancel is None else cancel.flag)
     return [QueryOutput(d_nodes[a:b], d_vals[a:b], counters_metrics(row, params.iter_cap_layers),
                         bool(row[TRUNCATED]))

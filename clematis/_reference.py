@@ -15,7 +15,7 @@ import numpy as np
 
 from ._metrics import shape_metrics
 from ._params import T1Params
-from ._validation import CSRArrays
+from ._validation import KernelArrays
 
 # §2.3 thresholds
 EPS = 1e-8  # contributions below this (compared in double) are skipped
@@ -96,7 +96,7 @@ class _VisitedSet:
 
 
 def propagate_reference(
-    graph: CSRArrays,
+    graph: KernelArrays,
     seed_nodes: np.ndarray,
     seed_weights: np.ndarray,
     decay: np.ndarray,
@@ -116,7 +116,7 @@ def propagate_reference(
 
 def _propagate(graph, seed_nodes, seed_weights, decay, params, cancel):
     indptr, indices = graph.indptr, graph.indices
-    weights, rel_mult = graph.weights, graph.rel_mult
+    weights, rel_mult = graph.weights, graph.multiplier  # rel_mult(e): §1, per edge or by relation
     budget = params.node_budget
     zero = np.float32(0.0)
     acc: dict[int, np.float32] = {}  # a sparse acc = zeros(n, float32)
@@ -176,7 +176,7 @@ def _propagate(graph, seed_nodes, seed_weights, decay, params, cancel):
                 m["layer_cap_hits"] += 1
                 continue
             # §3.2.5.3 contribution (§2.1 order, §2.2 decay table)
-            contrib = ((c * weights[e]) * rel_mult[e]) * decay[d]
+            contrib = ((c * weights[e]) * rel_mult(e)) * decay[d]
             # §3.2.5.4 skip threshold
             if float(abs(contrib)) < EPS:
                 continue

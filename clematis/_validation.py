@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 import operator
 import reprlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
 MAX_NODES = np.iinfo(np.int32).max - 1  # node ids and distances + 1 travel as int32 in the kernel
+MAX_RELATIONS = 1 << 16  # a ConceptGraph's rel_code is uint8 up to 256 relations, uint16 up to this
 EXCERPT_CHARS = 80  # error messages quote at most this much of a bad value
 
 _EXCERPT = reprlib.Repr()
@@ -35,15 +37,15 @@ def excerpt(value) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class CSRArrays:
+class KernelArrays(ABC):
     """The validated arrays of one graph, in the kernel's dtypes, C-contiguous (compared and
-    hashed by identity: scratch spaces are kept per graph)."""
+    hashed by identity: scratch spaces are kept per graph). The multipliers of the edges come in
+    one of two forms: :class:`RawArrays` (per edge) or :class:`CSRArrays` (per relation)."""
 
     indptr: np.ndarray
     indices: np.ndarray
     weights: np.ndarray
     rel_code: np.ndarray
-    rel_mult: np.ndarray
     key_rank: np.ndarray
     tie_pos: np.ndarray  # rank of each node in (key_rank, node) order, for the native queue
     node_of_pos: np.ndarray  # inverse of tie_pos
@@ -55,6 +57,55 @@ class CSRArrays:
     @property
     def n_edges(self) -> int:
         return self.indices.shape[0]
+
+    @abstractmethod
+    def multiplier(self, e: int) -> np.float32:
+        """``rel_mult[e]``, the float32 multiplier of edge ``e`` (docs/spec.md §1)."""
+
+    @abstractmethod
+    def kernel_multipliers(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rel, rel_table)`` as the compiled kernel takes them: the float32 ``rel_mult`` and an
+        empty table, or the uint8/uint16 ``rel_code`` and the table it indexes."""
+
+
+@dataclass(frozen=True, eq=False)
+class RawArrays(KernelArrays):
+    """The arrays of the raw kernel contract (``clematis.t1``): a float32 multiplier per edge;
+    ``rel_code`` (int32) is validated and never read."""
+
+    rel_mult: np.ndarray
+
+    def multiplier(self, e: int) -> np.float32:
+        return self.rel_mult[e]
+
+    def kernel_multipliers(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.rel_mult, _NO_TABLE
+
+
+@dataclass(frozen=True, eq=False)
+class CSRArrays(KernelArrays):
+    """A ConceptGraph's arrays: ``rel_code`` (uint8 up to 256 relations, else uint16) indexes
+    ``rel_table``, the float32 multiplier of each relation; no per-edge multiplier is stored."""
+
+    rel_table: np.ndarray
+
+    @property
+    def rel_mult(self) -> np.ndarray:
+        """``rel_table[rel_code]``, each edge's multiplier: not stored, computed on every access
+        (a new read-only float32 array, 4 bytes per edge)."""
+        out = self.rel_table[self.rel_code]
+        out.flags.writeable = False
+        return out
+
+    def multiplier(self, e: int) -> np.float32:
+        return self.rel_table[self.rel_code[e]]
+
+    def kernel_multipliers(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.rel_code, self.rel_table
+
+
+_NO_TABLE = np.zeros(0, dtype=np.float32)
+_NO_TABLE.flags.writeable = False
 
 
 def as_count(name: str, value) -> int:
@@ -113,17 +164,17 @@ def _as_1d(name: str, array, dtype) -> np.ndarray:
     arr = as_array(name, array)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
-    kind = np.dtype(dtype).kind
-    allowed = "iu" if kind == "i" and arr.size else "iuf"
+    integral = np.dtype(dtype).kind in "iu"
+    allowed = "iu" if integral and arr.size else "iuf"
     if arr.dtype.kind not in allowed:
-        raise TypeError(f"{name} must hold {'integers' if kind == 'i' else 'real numbers'}, "
+        raise TypeError(f"{name} must hold {'integers' if integral else 'real numbers'}, "
                         f"got dtype {arr.dtype}")
-    if kind == "i" and arr.size and arr.dtype != dtype:
+    if integral and arr.size and arr.dtype != dtype:
         info = np.iinfo(dtype)
         lo, hi = arr.min(), arr.max()
         if lo < info.min or hi > info.max:
             raise ValueError(f"{name} has values outside the {np.dtype(dtype).name} range")
-    if kind == "f":
+    if not integral:
         with np.errstate(over="ignore"):
             out = np.ascontiguousarray(arr, dtype=dtype)
         if out.size and not np.isfinite(out).all():
@@ -145,8 +196,28 @@ def index_dtype_of(indptr, indices) -> np.dtype:
     return np.dtype(np.int64) if np.dtype(np.int64) in dtypes else np.dtype(np.int32)
 
 
-def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank) -> CSRArrays:
-    """Check the CSR structure and per-edge/per-node arrays of docs/spec.md §1 (O(n + m))."""
+def rel_code_dtype(n_relations: int) -> np.dtype:
+    """The dtype of a ConceptGraph's ``rel_code``: uint8 up to 256 relations, uint16 up to
+    ``MAX_RELATIONS``; more relations are a ValueError."""
+    if n_relations > MAX_RELATIONS:
+        raise ValueError(f"relations: {n_relations} given, at most {MAX_RELATIONS} are supported "
+                         f"(rel_code is stored as uint16)")
+    return np.dtype(np.uint8 if n_relations <= 256 else np.uint16)
+
+
+def as_rel_codes(rel_code, n_relations: int) -> np.ndarray:
+    """``rel_code`` as a ConceptGraph stores it: integers indexing ``n_relations`` relations, in
+    ``rel_code_dtype(n_relations)`` (no copy when already so)."""
+    dtype = rel_code_dtype(n_relations)
+    codes = as_array("rel_code", rel_code)
+    if codes.ndim == 1 and codes.size and codes.dtype.kind in "iu":  # range first: no wrap-around
+        if codes.min() < 0 or codes.max() >= n_relations:
+            raise ValueError(f"rel_code values must index relations (0 .. {n_relations - 1})")
+    return _as_1d("rel_code", codes, dtype)
+
+
+def _checked_csr(indptr, indices) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR structure of docs/spec.md §1: ``indptr`` and ``indices`` in the graph's index dtype."""
     indptr, indices = as_array("indptr", indptr), as_array("indices", indices)
     if indptr.ndim == 1 and indptr.shape[0] - 1 > MAX_NODES:  # before any conversion copies it
         raise ValueError(f"indptr describes {indptr.shape[0] - 1} nodes; at most {MAX_NODES} are supported")
@@ -165,12 +236,15 @@ def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank
         raise ValueError("indptr must be non-decreasing")
     if m and (indices.min() < 0 or indices.max() >= n):
         raise ValueError(f"indices must lie in [0, {n}), found values outside")
-    arrays = {
-        "weights": _as_1d("weights", weights, np.float32),
-        "rel_code": _as_1d("rel_code", rel_code, np.int32),
-        "rel_mult": _as_1d("rel_mult", rel_mult, np.float32),
-    }
-    for name, arr in arrays.items():
+    return indptr, indices
+
+
+def _graph_fields(indptr: np.ndarray, indices: np.ndarray, per_edge: dict[str, np.ndarray],
+                  key_rank) -> dict[str, np.ndarray]:
+    """Every array of the graph by field name: ``per_edge`` checked for one entry per edge,
+    ``key_rank`` and the tie order derived from it."""
+    n, m = indptr.shape[0] - 1, indices.shape[0]
+    for name, arr in per_edge.items():
         if arr.shape[0] != m:
             raise ValueError(f"{name} must have one entry per edge ({m}), got {arr.shape[0]}")
     key_rank = _as_1d("key_rank", key_rank, np.int32)
@@ -179,8 +253,31 @@ def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank
     node_of_pos = np.argsort(key_rank, kind="stable").astype(np.int32)  # radix sort: O(n)
     tie_pos = np.empty(n, dtype=np.int32)
     tie_pos[node_of_pos] = np.arange(n, dtype=np.int32)
-    return CSRArrays(indptr=indptr, indices=indices, key_rank=key_rank, tie_pos=tie_pos,
-                     node_of_pos=node_of_pos, **arrays)
+    return dict(indptr=indptr, indices=indices, key_rank=key_rank, tie_pos=tie_pos,
+                node_of_pos=node_of_pos, **per_edge)
+
+
+def validate_graph_arrays(indptr, indices, weights, rel_code, rel_mult, key_rank) -> RawArrays:
+    """The raw kernel contract's arrays (docs/spec.md §1), checked (O(n + m))."""
+    indptr, indices = _checked_csr(indptr, indices)
+    per_edge = {
+        "weights": _as_1d("weights", weights, np.float32),
+        "rel_code": _as_1d("rel_code", rel_code, np.int32),
+        "rel_mult": _as_1d("rel_mult", rel_mult, np.float32),
+    }
+    return RawArrays(**_graph_fields(indptr, indices, per_edge, key_rank))
+
+
+def validate_coded_arrays(indptr, indices, weights, rel_code, rel_table, key_rank) -> CSRArrays:
+    """A ConceptGraph's arrays (docs/spec.md §1), checked (O(n + m)): ``rel_code`` must index
+    ``rel_table`` and is narrowed to ``rel_code_dtype(len(rel_table))``."""
+    indptr, indices = _checked_csr(indptr, indices)
+    table = _as_1d("rel_table", rel_table, np.float32)
+    per_edge = {
+        "weights": _as_1d("weights", weights, np.float32),
+        "rel_code": as_rel_codes(rel_code, table.shape[0]),
+    }
+    return CSRArrays(rel_table=table, **_graph_fields(indptr, indices, per_edge, key_rank))
 
 
 def validate_seeds(seed_nodes, seed_weights, n_nodes: int, index_dtype) -> tuple[np.ndarray, np.ndarray]:

@@ -22,12 +22,14 @@ from ._validation import (
     MAX_NODES,
     CSRArrays,
     as_count,
+    as_float32_array,
     as_float32_scalar,
     excerpt,
-    validate_graph_arrays,
+    validate_coded_arrays,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: rel_code stored as the graph holds it (uint8, or uint16); 1: int32
+READABLE_VERSIONS = (1, 2)
 _META_KEYS = ("format_version", "node_ids", "labels", "relations", "relation_multipliers")
 # What a corrupt, truncated or crafted graph file can make the readers raise.
 _UNREADABLE = (OSError, EOFError, KeyError, ValueError, TypeError, AttributeError, OverflowError,
@@ -51,9 +53,10 @@ class ConceptGraph:
     Validated once at construction; queries then reuse the arrays (and the scratch spaces the
     kernel layer keeps per graph), doing no O(n) work. Build one with :meth:`from_csr` or :meth:`from_edges`.
 
-    Attributes: ``arrays`` (the kernel's CSR arrays), ``node_ids`` (strings, or None for
-    integer ids), ``labels``, ``relations`` (names indexed by ``rel_code``) and
-    ``relation_multipliers``.
+    Attributes: ``arrays`` (the kernel's CSR arrays: ``rel_code`` per edge, uint8 or uint16,
+    indexes ``rel_table``; ``arrays.rel_mult`` is computed on access, not stored), ``node_ids``
+    (strings, or None for integer ids), ``labels``, ``relations`` (names indexed by ``rel_code``)
+    and ``relation_multipliers``.
     """
 
     def __init__(
@@ -67,24 +70,25 @@ class ConceptGraph:
         """A graph from kernel arrays and their metadata, all checked (O(n + m)).
 
         ``arrays`` must be consistent in full: the CSR structure and lengths, ``rel_code``
-        indexing ``relations``, ``rel_mult`` equal to the float32 multiplier of each edge's
-        relation, ``tie_pos``/``node_of_pos`` derived from ``key_rank``. Arrays that are not
-        read-only are copied. :meth:`from_csr` and :meth:`from_edges` are the usual way in.
+        indexing ``relations`` (stored as uint8, or uint16 beyond 256 relations), ``rel_table``
+        equal to the float32 multiplier of each relation, ``tie_pos``/``node_of_pos`` derived
+        from ``key_rank``. Arrays that are not read-only are copied. :meth:`from_csr` and
+        :meth:`from_edges` are the usual way in.
         """
         if not isinstance(arrays, CSRArrays):
             raise TypeError(f"arrays must be a CSRArrays, got {type(arrays).__name__}; "
                             "build graphs with ConceptGraph.from_csr or from_edges")
         given = arrays
-        arrays = validate_graph_arrays(given.indptr, given.indices, given.weights, given.rel_code,
-                                       given.rel_mult, given.key_rank)
+        relations, multipliers = _checked_relations(relations, relation_multipliers)
+        table = _multiplier_table(relations, multipliers)
+        arrays = validate_coded_arrays(given.indptr, given.indices, given.weights, given.rel_code,
+                                       table, given.key_rank)
         for name in ("tie_pos", "node_of_pos"):
             if not np.array_equal(np.asarray(getattr(given, name)), getattr(arrays, name)):
                 raise ValueError(f"arrays.{name} does not match arrays.key_rank")
-        relations, multipliers = _checked_relations(relations, relation_multipliers)
-        _check_rel_code(arrays.rel_code, relations)
-        expected = _multiplier_table(relations, multipliers)[arrays.rel_code]
-        if not np.array_equal(arrays.rel_mult.view(np.int32), expected.view(np.int32)):
-            raise ValueError("arrays.rel_mult must be the float32 multiplier of each edge's relation")
+        given_table = as_float32_array("arrays.rel_table", given.rel_table)
+        if not np.array_equal(given_table.view(np.int32), table.view(np.int32)):
+            raise ValueError("arrays.rel_table must be the float32 multiplier of each relation")
         ids = _check_node_ids(node_ids, arrays.n_nodes)
         owned = {name: arr.copy() if arr.flags.writeable else arr for name, arr in vars(arrays).items()}
         arrays = CSRArrays(**owned)
@@ -154,12 +158,12 @@ class ConceptGraph:
         ids = _check_node_ids(node_ids, n)
         label_list = _check_labels(labels, ids, n)
         csr, codes = interop.csr_entries(matrix, rel_code, rel_code_order)
-        _check_rel_code(codes, relations)
-        table = _multiplier_table(relations, multipliers)
-        arrays = validate_graph_arrays(
-            csr.indptr.copy(), csr.indices.copy(), csr.data.copy(), codes.copy(), table[codes],
-            key_rank_of(ids, n),
-        )
+        arrays = validate_coded_arrays(csr.indptr, csr.indices, csr.data, codes,
+                                       _multiplier_table(relations, multipliers), key_rank_of(ids, n))
+        # the caller's arrays (a CSR input's own, a given rel_code) are copied, converted ones kept
+        theirs = [csr.indptr, csr.indices, csr.data] + ([codes] if rel_code is not None else [])
+        arrays = CSRArrays(**{name: arr.copy() if any(np.may_share_memory(arr, t) for t in theirs) else arr
+                              for name, arr in vars(arrays).items()})
         _freeze(arrays)
         return cls._from_checked(arrays, ids, label_list, relations, multipliers)
 
@@ -277,7 +281,7 @@ class ConceptGraph:
         """A new graph with the same structure, ids and relations and new edge weights
         (one finite float32 per stored edge, copied); this graph is left as it is."""
         a = self.arrays
-        checked = validate_graph_arrays(a.indptr, a.indices, weights, a.rel_code, a.rel_mult, a.key_rank)
+        checked = validate_coded_arrays(a.indptr, a.indices, weights, a.rel_code, a.rel_table, a.key_rank)
         owned = checked.weights.copy()
         owned.flags.writeable = False
         return ConceptGraph._from_checked(dataclasses.replace(a, weights=owned), self.node_ids,
@@ -330,11 +334,12 @@ class ConceptGraph:
         return bool(0 <= node < self.n_nodes)
 
     def with_relation_multipliers(self, multipliers: Mapping[str, float]) -> ConceptGraph:
-        """This graph with ``rel_mult`` recomputed from ``multipliers`` by relation name.
+        """This graph with the multiplier table ``arrays.rel_table`` recomputed from
+        ``multipliers`` by relation name.
 
         Relations absent from ``multipliers`` keep their multiplier. Returns ``self`` when
-        nothing changes (in float32); otherwise a graph sharing every array but ``rel_mult``,
-        built once per distinct set of multipliers and cached, so queries copy nothing.
+        nothing changes (in float32); otherwise a graph sharing every array but the table (one
+        float32 per relation), built once per distinct set of multipliers and cached.
         """
         if not isinstance(multipliers, Mapping):
             raise TypeError(f"multipliers must be a mapping from relation name to multiplier, "
@@ -348,9 +353,8 @@ class ConceptGraph:
         key = tuple(table.tolist())
         view = self._multiplier_views.get(key)
         if view is None:
-            rel_mult = table[self.arrays.rel_code]
-            rel_mult.flags.writeable = False
-            view = ConceptGraph._from_checked(replace(self.arrays, rel_mult=rel_mult), self.node_ids,
+            table.flags.writeable = False
+            view = ConceptGraph._from_checked(replace(self.arrays, rel_table=table), self.node_ids,
                                               self.labels, self.relations, wanted)
             view = self._multiplier_views.setdefault(key, view)
         return view
@@ -364,7 +368,8 @@ class ConceptGraph:
     # ---- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write one ``.npz``: SciPy's CSR keys plus rel_code, ids, labels and relations.
+        """Write one ``.npz`` (format version 2): SciPy's CSR keys plus rel_code (as stored:
+        uint8, or uint16), ids, labels and relations.
 
         Atomic: the file is written beside ``path`` under a temporary name, flushed to disk and
         renamed over ``path``; if anything fails, an existing file at ``path`` is left intact.
@@ -386,7 +391,7 @@ class ConceptGraph:
     @classmethod
     def load(cls, path: str | os.PathLike, *, max_nodes: int = LOAD_MAX_NODES,
              max_edges: int = LOAD_MAX_EDGES) -> ConceptGraph:
-        """Read a graph written by :meth:`save` (any version so far).
+        """Read a graph written by :meth:`save` (format version 1, int32 ``rel_code``, or 2).
 
         Every member's declared dtype and shape is checked against the file and against
         ``max_nodes``/``max_edges`` before its data is read; a corrupt, truncated, inconsistent
@@ -398,7 +403,7 @@ class ConceptGraph:
             with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
                 n, parts = read_graph_members(archive, os.fstat(fh.fileno()).st_size,
                                               max_nodes=max_nodes, max_edges=max_edges)
-            meta = _graph_meta(parts["clematis_meta"])
+            meta = _graph_meta(parts["clematis_meta"], parts["rel_code"])
             matrix = sp.csr_array((parts["data"], parts["indices"], parts["indptr"]), shape=(n, n))
             return cls.from_csr(matrix, rel_code=parts["rel_code"], node_ids=meta["node_ids"],
                                 labels=meta["labels"], relations=meta["relations"],
@@ -408,17 +413,21 @@ class ConceptGraph:
             raise ValueError(f"{where}: not a readable clematis graph ({detail})") from exc
 
 
-def _graph_meta(array: np.ndarray) -> dict:
-    """The JSON record of a graph file, its keys and version checked (values: by from_csr)."""
+def _graph_meta(array: np.ndarray, rel_code: np.ndarray) -> dict:
+    """The JSON record of a graph file, its keys and version checked, and the version's
+    ``rel_code`` dtype (values: by from_csr)."""
     meta = json.loads(str(array[()]))
     if not isinstance(meta, dict):
         raise ValueError(f"clematis_meta is a JSON {type(meta).__name__}, expected an object")
     missing = [key for key in _META_KEYS if key not in meta]
     if missing:
         raise ValueError(f"clematis_meta lacks {', '.join(missing)}")
-    if meta["format_version"] != FORMAT_VERSION:
-        raise ValueError(f"unsupported graph format version {excerpt(meta['format_version'])} "
-                         f"(this version reads {FORMAT_VERSION})")
+    version = meta["format_version"]
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise ValueError(f"unsupported graph format version {excerpt(version)} "
+                         f"(this version reads {', '.join(map(str, READABLE_VERSIONS))})")
+    if version == 2 and rel_code.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"rel_code.npy holds {rel_code.dtype}; a version-2 file stores uint8 or uint16")
     return meta
 
 
@@ -497,11 +506,6 @@ def _checked_relations(relations, relation_multipliers) -> tuple[list[str], dict
 def _multiplier_table(relations: list[str], multipliers: Mapping[str, float]) -> np.ndarray:
     """float32 multiplier by relation code."""
     return np.array([multipliers[r] for r in relations], dtype=np.float32)
-
-
-def _check_rel_code(codes: np.ndarray, relations: list[str]) -> None:
-    if codes.size and (codes.min() < 0 or codes.max() >= len(relations)):
-        raise ValueError(f"rel_code values must index relations (0 .. {len(relations) - 1})")
 
 
 def _edge_record(pos: int, record) -> tuple[str, str, float | np.floating, str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import _as_1d
+from ._validation import as_array
 
 if TYPE_CHECKING:
     from .graph import ConceptGraph
@@ -84,7 +84,11 @@ def csr_entries(matrix, rel_code, rel_code_order: RelCodeOrder | None) -> tuple[
 
 
 def _codes(rel_code, m: int) -> np.ndarray:
-    codes = np.zeros(m, dtype=np.int32) if rel_code is None else _as_1d("rel_code", rel_code, np.int32)
+    """One relation code per stored edge (default 0), not yet converted: ``validate_coded_arrays``
+    checks and narrows them."""
+    codes = np.zeros(m, dtype=np.uint8) if rel_code is None else as_array("rel_code", rel_code)
+    if codes.ndim != 1:
+        raise ValueError(f"rel_code must be one-dimensional, got shape {codes.shape}")
     if codes.shape != (m,):
         raise ValueError(f"rel_code must have one entry per stored edge ({m}), got shape {codes.shape}")
     return codes

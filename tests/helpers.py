@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import numpy as np
@@ -24,6 +25,18 @@ def csr_graph(n: int, m: int, seed: int, *, index_dtype=np.int32, low=0.2, high=
     weights = rng.uniform(low, high, m).astype(np.float32)
     return (indptr, dst.astype(index_dtype), weights, np.zeros(m, np.int32),
             np.full(m, 0.6, np.float32), np.arange(n, dtype=np.int32))
+
+
+def save_version_1(g: clematis.ConceptGraph, path) -> None:
+    """The file ``ConceptGraph.save`` wrote in format version 1: rel_code as int32."""
+    a = g.arrays
+    meta = json.dumps({"format_version": 1, "node_ids": g.node_ids, "labels": g.labels,
+                       "relations": g.relations, "relation_multipliers": g.relation_multipliers},
+                      sort_keys=True)
+    with open(path, "wb") as fh:
+        np.savez(fh, format=np.array("csr"), shape=np.array([g.n_nodes, g.n_nodes]), indptr=a.indptr,
+                 indices=a.indices, data=a.weights, rel_code=a.rel_code.astype(np.int32),
+                 clematis_meta=np.array(meta))
 
 
 PARAM_SETS = {

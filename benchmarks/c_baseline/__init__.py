@@ -102,10 +102,11 @@ class PreparedQuery:
         self.out_vals = np.empty(max(a.n_nodes, 1), dtype=np.float32)
         self.counters = np.zeros(len(COUNTERS), dtype=np.int64)
         self.max_delta = ctypes.c_float(0.0)
-        self._keep = (a, seeds, weights, plan.decay)
+        rel_mult = a.rel_mult  # per edge, as the C code reads it (a graph computes it on access)
+        self._keep = (a, rel_mult, seeds, weights, plan.decay)
         self._fn = baseline.lib.t1b_propagate
         self._args = (
-            a.indptr.ctypes.data, a.indices.ctypes.data, a.weights.ctypes.data, a.rel_mult.ctypes.data,
+            a.indptr.ctypes.data, a.indices.ctypes.data, a.weights.ctypes.data, rel_mult.ctypes.data,
             a.key_rank.ctypes.data, seeds.ctypes.data, weights.ctypes.data, seeds.shape[0],
             plan.decay.ctypes.data, p.radius_cap, p.iter_cap_layers, float(p.node_budget),
             baseline.workspace, self.out_nodes.ctypes.data, self.out_vals.ctypes.data,

@@ -106,10 +106,11 @@ class PreparedReplay:
         self.out_vals = np.empty(max(a.n_nodes, 1), dtype=np.float32)
         self.counters = np.zeros(len(REPLAY_COUNTERS), dtype=np.int64)
         self.touched = 0
-        self._keep = (a, seeds, weights, plan.decay)
+        rel_mult = a.rel_mult  # per edge, as the C code reads it (a graph computes it on access)
+        self._keep = (a, rel_mult, seeds, weights, plan.decay)
         self._fn = floor.lib.floor_replay
         self._args = (
-            a.indptr.ctypes.data, a.indices.ctypes.data, a.weights.ctypes.data, a.rel_mult.ctypes.data,
+            a.indptr.ctypes.data, a.indices.ctypes.data, a.weights.ctypes.data, rel_mult.ctypes.data,
             a.tie_pos.ctypes.data, seeds.ctypes.data, weights.ctypes.data, seeds.shape[0],
             plan.decay.ctypes.data, float(p.node_budget), pops.ctypes.data, pops.shape[0],
             self.entries.ctypes.data, capacity, floor.workspace, self.out_nodes.ctypes.data,

@@ -11,6 +11,8 @@ PARAMS_DTYPE: np.dtype[np.void]
 QUEUE_BYTES_KEPT: int
 
 _Index = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+# float32 rel_mult per edge, or uint8/uint16 rel_code per edge indexing rel_table
+_Rel = npt.NDArray[np.float32] | npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
 @disjoint_base
 class Workspace:
@@ -24,7 +26,8 @@ def propagate_batch(
     indptr: _Index,
     indices: _Index,
     weights: npt.NDArray[np.float32],
-    rel_mult: npt.NDArray[np.float32],
+    rel: _Rel,
+    rel_table: npt.NDArray[np.float32],
     tie_pos: npt.NDArray[np.int32] | None,
     node_of_pos: npt.NDArray[np.int32] | None,
     seed_ptr: npt.NDArray[np.int64],
@@ -47,7 +50,8 @@ class CompiledQuery:
         indptr: _Index,
         indices: _Index,
         weights: npt.NDArray[np.float32],
-        rel_mult: npt.NDArray[np.float32],
+        rel: _Rel,
+        rel_table: npt.NDArray[np.float32],
         tie_pos: npt.NDArray[np.int32] | None,
         node_of_pos: npt.NDArray[np.int32] | None,
         decay: npt.NDArray[np.float32],

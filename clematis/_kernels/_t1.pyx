@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from libc.math cimport fabsf
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_Occurred
@@ -49,6 +49,13 @@ ctypedef fused index_t:
     int32_t
     int64_t
 
+# The multiplier of edge e (docs/spec.md §1), chosen at compile time: ``float``, the raw contract's
+# per-edge ``rel_mult[e]``; ``uint8_t``/``uint16_t``, a ConceptGraph's ``rel_table[rel_code[e]]``.
+ctypedef fused rel_t:
+    float
+    uint8_t
+    uint16_t
+
 # §2.3 thresholds
 cdef double EPS = 1e-8          # skip threshold, compared in double
 cdef float OUTPUT_EPS = 1e-8    # output filter, compared in float32
@@ -67,6 +74,26 @@ cdef int64_t CHECK_INTERVAL = 1 << 15
 # (they grow again on demand), so a pooled workspace keeps at most this much queue memory.
 cdef int64_t QUEUE_BYTES_LIMIT = 1 << 20
 QUEUE_BYTES_KEPT = QUEUE_BYTES_LIMIT
+
+# What ``Graph.rel`` points to: one rel_t each.
+cdef enum:
+    REL_MULT = 0    # float32 rel_mult per edge
+    REL_CODE8 = 1   # uint8 rel_code per edge, indexing rel_table
+    REL_CODE16 = 2  # uint16 rel_code per edge, indexing rel_table
+
+
+# One graph's validated arrays, their types erased (``wide``: int64 indices; ``rel_kind``).
+cdef struct Graph:
+    const void* indptr
+    const void* indices
+    const float* weights
+    const void* rel
+    const float* rel_table
+    const int32_t* tie_pos
+    const int32_t* node_of_pos
+    bint wide
+    int rel_kind
+
 
 cdef struct Counters:
     int64_t pops
@@ -265,12 +292,14 @@ cdef bint interrupted(const int32_t* cancel, bint check_signals) noexcept nogil:
 
 
 cdef int run_t1(
-    const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
-    const int32_t* tie_pos, const int32_t* node_of_pos, const index_t* seed_nodes,
-    const float* seed_weights, int64_t n_seeds, const float* decay, const Params* caps, Scratch* s,
-    Counters* counters, const int32_t* cancel, bint check_signals,
+    const index_t* indptr, const index_t* indices, const float* weights, const rel_t* rel,
+    const float* rel_table, const int32_t* tie_pos, const int32_t* node_of_pos,
+    const index_t* seed_nodes, const float* seed_weights, int64_t n_seeds, const float* decay,
+    const Params* caps, Scratch* s, Counters* counters, const int32_t* cancel, bint check_signals,
 ) noexcept nogil:
-    """§3: seeds, then pop-and-expand until the queue empties or a budget stops it.
+    """§3: seeds, then pop-and-expand until the queue empties or a budget stops it. Edge ``e``'s
+    multiplier is ``rel[e]`` (``rel_t`` float) or ``rel_table[rel[e]]`` (a code), chosen when
+    the function is specialised: no branch per edge.
 
     Returns KERNEL_OK, OUT_OF_MEMORY, or INTERRUPTED when ``interrupted(cancel, check_signals)``
     fired; whatever it returns, ``s.n_touched`` covers every touched node, so the workspace can
@@ -300,7 +329,7 @@ cdef int run_t1(
     cdef int64_t until_check = CHECK_INTERVAL
     cdef int32_t u, v, evicted, d1, old
     cdef uint64_t entry
-    cdef float w, c, contrib, a, dec, abs_contrib, max_delta = 0, budget = caps.node_budget
+    cdef float w, c, mult, contrib, a, dec, abs_contrib, max_delta = 0, budget = caps.node_budget
     cdef int status = KERNEL_OK, pushed
     cdef bint caps_on = caps.frontier_cap or caps.dedupe_window
     cdef bint stop = False, truncated = False
@@ -374,8 +403,12 @@ cdef int run_t1(
         dec = decay[d]
         d1 = <int32_t>(d + 1)
         while e < end:
-            # §3.2.5.3 contribution (§2.1 order, §2.2 decay table)
-            contrib = ((c * weights[e]) * rel_mult[e]) * dec
+            # §3.2.5.3 contribution (§2.1 order, §2.2 decay table; §1 rel_mult[e])
+            if rel_t is float:
+                mult = rel[e]
+            else:
+                mult = rel_table[rel[e]]
+            contrib = ((c * weights[e]) * mult) * dec
             abs_contrib = fabsf(contrib)
             # §3.2.5.4 skip threshold
             if <double>abs_contrib < EPS:
@@ -506,26 +539,59 @@ cdef int append_output(Output* out, const Scratch* s, int64_t kept) noexcept nog
     return 0
 
 
+cdef inline int run_t1_typed(
+    const Graph* g, const index_t* indptr, const index_t* indices, const index_t* seed_nodes,
+    const float* seed_weights, int64_t n_seeds, const float* decay, const Params* caps, Scratch* s,
+    Counters* counters, const int32_t* cancel, bint check_signals,
+) noexcept nogil:
+    """``run_t1`` on ``g`` for its multiplier kind, given its arrays in their index type."""
+    if g.rel_kind == REL_CODE8:
+        return run_t1(indptr, indices, g.weights, <const uint8_t*>g.rel, g.rel_table, g.tie_pos,
+                      g.node_of_pos, seed_nodes, seed_weights, n_seeds, decay, caps, s, counters,
+                      cancel, check_signals)
+    if g.rel_kind == REL_CODE16:
+        return run_t1(indptr, indices, g.weights, <const uint16_t*>g.rel, g.rel_table, g.tie_pos,
+                      g.node_of_pos, seed_nodes, seed_weights, n_seeds, decay, caps, s, counters,
+                      cancel, check_signals)
+    return run_t1(indptr, indices, g.weights, <const float*>g.rel, g.rel_table, g.tie_pos,
+                  g.node_of_pos, seed_nodes, seed_weights, n_seeds, decay, caps, s, counters,
+                  cancel, check_signals)
+
+
+cdef int run_query(
+    const Graph* g, const void* seed_nodes, const float* seed_weights, int64_t n_seeds,
+    const float* decay, const Params* caps, Scratch* s, Counters* counters, const int32_t* cancel,
+    bint check_signals,
+) noexcept nogil:
+    """One query: ``run_t1`` specialised for the index and multiplier types of ``g`` (seeds in
+    its index type)."""
+    if g.wide:
+        return run_t1_typed(g, <const int64_t*>g.indptr, <const int64_t*>g.indices,
+                            <const int64_t*>seed_nodes, seed_weights, n_seeds, decay, caps, s,
+                            counters, cancel, check_signals)
+    return run_t1_typed(g, <const int32_t*>g.indptr, <const int32_t*>g.indices,
+                        <const int32_t*>seed_nodes, seed_weights, n_seeds, decay, caps, s, counters,
+                        cancel, check_signals)
+
+
 cdef int run_t1_batch(
-    const index_t* indptr, const index_t* indices, const float* weights, const float* rel_mult,
-    const int32_t* tie_pos, const int32_t* node_of_pos, const int64_t* seed_ptr,
-    const index_t* seed_nodes,
-    const float* seed_weights, int64_t n_queries, const float* decay, const Params* caps, Scratch* s,
-    Counters* counters, int64_t* offsets, Output* out, const int32_t* cancel, bint check_signals,
+    const Graph* g, const int64_t* seed_ptr, const void* seed_nodes, const float* seed_weights,
+    int64_t n_queries, const float* decay, const Params* caps, Scratch* s, Counters* counters,
+    int64_t* offsets, Output* out, const int32_t* cancel, bint check_signals,
 ) noexcept nogil:
     """Query ``q`` is seeds ``seed_ptr[q] .. seed_ptr[q + 1] - 1``; its output lands in
     ``out[offsets[q] .. offsets[q + 1] - 1]``. Returns the status of ``run_t1`` (the first that
     is not KERNEL_OK stops the batch) or OUT_OF_MEMORY; the workspace is left idle either way."""
     cdef int64_t q, first, count, kept
     cdef int status
+    cdef size_t seed_size = sizeof(int64_t) if g.wide else sizeof(int32_t)
     offsets[0] = 0
     for q in range(n_queries):
         first = seed_ptr[q]
         count = seed_ptr[q + 1] - first
-        status = run_t1(indptr, indices, weights, rel_mult, tie_pos, node_of_pos,
-                        seed_nodes + first if count else NULL,
-                        seed_weights + first if count else NULL,
-                        count, decay, caps, s, &counters[q], cancel, check_signals)
+        status = run_query(g, <const char*>seed_nodes + first * seed_size if count else NULL,
+                           seed_weights + first if count else NULL, count, decay, caps, s,
+                           &counters[q], cancel, check_signals)
         kept = collect_and_reset(s)  # always: the workspace must be idle for the next query
         if status != KERNEL_OK:
             return status
@@ -638,8 +704,8 @@ cdef int check_seed_ptr(const int64_t[::1] seed_ptr, Py_ssize_t n_seeds, Py_ssiz
 
 def propagate_batch(
     const index_t[::1] indptr, const index_t[::1] indices, const float[::1] weights,
-    const float[::1] rel_mult, const int32_t[::1] tie_pos, const int32_t[::1] node_of_pos,
-    const int64_t[::1] seed_ptr,
+    const rel_t[::1] rel, const float[::1] rel_table, const int32_t[::1] tie_pos,
+    const int32_t[::1] node_of_pos, const int64_t[::1] seed_ptr,
     const index_t[::1] seed_nodes, const float[::1] seed_weights, const float[::1] decay,
     Workspace workspace not None, const Params[::1] params, const int32_t[::1] cancel=None,
 ):
@@ -648,7 +714,9 @@ def propagate_batch(
     Returns ``(d_nodes, d_vals, offsets, counters)``: the outputs of every query concatenated,
     query ``q`` owning ``offsets[q]:offsets[q + 1]``, and one ``COUNTERS_DTYPE`` record per query.
     Each query returns the same bits as the reference (``clematis._reference``) with the same
-    arguments. ``params`` is one ``PARAMS_DTYPE`` record (``clematis._params.T1Params.record``).
+    arguments. ``rel`` is the float32 ``rel_mult`` of each edge (``rel_table`` is then not read),
+    or the uint8/uint16 ``rel_code`` of each edge, every code an index into ``rel_table``.
+    ``params`` is one ``PARAMS_DTYPE`` record (``clematis._params.T1Params.record``).
     ``tie_pos`` and ``node_of_pos`` are both None when every node's tie position is its index.
 
     The call is interruptible: on the main thread a signal handler's exception (KeyboardInterrupt
@@ -656,6 +724,7 @@ def propagate_batch(
     another thread stops it with KeyboardInterrupt. The workspace stays reusable either way.
     """
     cdef Scratch* s = &workspace.s
+    cdef Graph g
     cdef Params caps
     cdef Output out
     cdef int status
@@ -667,8 +736,6 @@ def propagate_batch(
         raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
     if (tie_pos is None) != (node_of_pos is None):
         raise ValueError("tie_pos and node_of_pos must both be arrays or both be None")
-    cdef const int32_t* tie_table = int32_address(tie_pos)
-    cdef const int32_t* node_table = int32_address(node_of_pos)
     check_seed_ptr(seed_ptr, seed_nodes.shape[0], seed_weights.shape[0])
     if params.shape[0] != 1:
         raise ValueError("params must hold one PARAMS_DTYPE record")
@@ -680,12 +747,22 @@ def propagate_batch(
     counters = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
     cdef int64_t[::1] offsets_view = offsets
     cdef Counters[::1] counters_view = counters
+    g.indptr = &indptr[0]
+    g.indices = &indices[0] if indices.shape[0] else NULL
+    g.weights = &weights[0] if weights.shape[0] else NULL
+    g.rel = &rel[0] if rel.shape[0] else NULL
+    g.rel_table = &rel_table[0] if rel_table.shape[0] else NULL
+    g.tie_pos = int32_address(tie_pos)
+    g.node_of_pos = int32_address(node_of_pos)
+    g.wide = index_t is int64_t
+    if rel_t is float:
+        g.rel_kind = REL_MULT
+    elif rel_t is uint8_t:
+        g.rel_kind = REL_CODE8
+    else:
+        g.rel_kind = REL_CODE16
     with nogil:
-        status = run_t1_batch(&indptr[0], &indices[0] if indices.shape[0] else NULL,
-                              &weights[0] if weights.shape[0] else NULL,
-                              &rel_mult[0] if rel_mult.shape[0] else NULL,
-                              tie_table, node_table,
-                              &seed_ptr[0], &seed_nodes[0] if seed_nodes.shape[0] else NULL,
+        status = run_t1_batch(&g, &seed_ptr[0], &seed_nodes[0] if seed_nodes.shape[0] else NULL,
                               &seed_weights[0] if seed_weights.shape[0] else NULL, n_queries,
                               &decay[0], &caps, s,
                               &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
@@ -718,6 +795,11 @@ cdef tuple counters_tuple(const Counters* c):
             c.max_delta)
 
 
+# CompiledQuery: the dtype of ``rel`` -> what Graph.rel points to
+_REL_KINDS = {np.dtype(np.float32): REL_MULT, np.dtype(np.uint8): REL_CODE8,
+             np.dtype(np.uint16): REL_CODE16}
+
+
 cdef class CompiledQuery:
     """One graph's validated arrays, a decay table and a parameter record, held once, so that a
     query costs only its seeds and its work (no buffer acquisition of the graph per call).
@@ -728,59 +810,42 @@ cdef class CompiledQuery:
     """
 
     cdef tuple arrays          # keeps every buffer below alive
-    cdef bint wide             # int64 indices (else int32)
-    cdef const void* indptr
-    cdef const void* indices
-    cdef const float* weights
-    cdef const float* rel_mult
-    cdef const int32_t* tie_pos
-    cdef const int32_t* node_of_pos
+    cdef Graph graph
     cdef const float* decay
     cdef Params caps
     cdef readonly int64_t n_nodes
     cdef object index_dtype
 
-    def __cinit__(self, indptr, indices, weights, rel_mult, tie_pos, node_of_pos, decay,
+    def __cinit__(self, indptr, indices, weights, rel, rel_table, tie_pos, node_of_pos, decay,
                   const Params[::1] params not None):
         index_dtype = np.asarray(indptr).dtype
         if index_dtype not in (np.int32, np.int64):
             raise TypeError("indptr must be an int32 or int64 array")
+        rel_dtype = np.asarray(rel).dtype
+        if rel_dtype not in _REL_KINDS:
+            raise TypeError("rel must be a float32 rel_mult or a uint8 or uint16 rel_code array")
         if params.shape[0] != 1:
             raise ValueError("params must hold one PARAMS_DTYPE record")
         cdef const float[::1] decay_view = decay
         if decay_view.shape[0] == 0:
             raise ValueError("decay must not be empty")
-        self.wide = index_dtype == np.int64
-        self.arrays = (indptr, indices, weights, rel_mult, tie_pos, node_of_pos, decay)
-        self.indptr = array_address(indptr, index_dtype, "indptr")
-        self.indices = array_address(indices, index_dtype, "indices")
-        self.weights = <const float*>array_address(weights, np.float32, "weights")
-        self.rel_mult = <const float*>array_address(rel_mult, np.float32, "rel_mult")
+        self.arrays = (indptr, indices, weights, rel, rel_table, tie_pos, node_of_pos, decay)
+        self.graph.indptr = array_address(indptr, index_dtype, "indptr")
+        self.graph.indices = array_address(indices, index_dtype, "indices")
+        self.graph.weights = <const float*>array_address(weights, np.float32, "weights")
+        self.graph.rel = array_address(rel, rel_dtype, "rel")
+        self.graph.rel_table = <const float*>array_address(rel_table, np.float32, "rel_table")
         if (tie_pos is None) != (node_of_pos is None):
             raise ValueError("tie_pos and node_of_pos must both be arrays or both be None")
         if tie_pos is not None:
-            self.tie_pos = <const int32_t*>array_address(tie_pos, np.int32, "tie_pos")
-            self.node_of_pos = <const int32_t*>array_address(node_of_pos, np.int32, "node_of_pos")
+            self.graph.tie_pos = <const int32_t*>array_address(tie_pos, np.int32, "tie_pos")
+            self.graph.node_of_pos = <const int32_t*>array_address(node_of_pos, np.int32, "node_of_pos")
+        self.graph.wide = index_dtype == np.int64
+        self.graph.rel_kind = _REL_KINDS[rel_dtype]
         self.decay = &decay_view[0]
         self.caps = params[0]
         self.n_nodes = indptr.shape[0] - 1
         self.index_dtype = index_dtype
-
-    cdef int execute(self, const void* seed_nodes, const float* seed_weights, int64_t n_seeds,
-                     Scratch* s, Counters* counters, const int32_t* cancel, bint check_signals) noexcept nogil:
-        """One query into ``s`` (compacted output in ``s.touched``/``s.out_vals``); the status."""
-        cdef int status
-        if self.wide:
-            status = run_t1[int64_t](<const int64_t*>self.indptr, <const int64_t*>self.indices,
-                                     self.weights, self.rel_mult, self.tie_pos, self.node_of_pos,
-                                     <const int64_t*>seed_nodes, seed_weights, n_seeds, self.decay,
-                                     &self.caps, s, counters, cancel, check_signals)
-        else:
-            status = run_t1[int32_t](<const int32_t*>self.indptr, <const int32_t*>self.indices,
-                                     self.weights, self.rel_mult, self.tie_pos, self.node_of_pos,
-                                     <const int32_t*>seed_nodes, seed_weights, n_seeds, self.decay,
-                                     &self.caps, s, counters, cancel, check_signals)
-        return status
 
     cdef tuple single(self, const void* seed_nodes, const float* seed_weights, int64_t n_seeds,
                       Workspace workspace, const int32_t[::1] cancel):
@@ -795,12 +860,12 @@ cdef class CompiledQuery:
         memset(&counters, 0, sizeof(Counters))
         prepare_workspace(s, &self.caps)
         with nogil:
-            status = self.execute(seed_nodes, seed_weights, n_seeds, s, &counters, cancel_flag,
-                                  check_signals)
+            status = run_query(&self.graph, seed_nodes, seed_weights, n_seeds, self.decay, &self.caps,
+                               s, &counters, cancel_flag, check_signals)
             kept = collect_and_reset(s)  # always: the workspace must be idle for the next query
             finish_call(s)
         raise_for(status)
-        return (node_array(s.touched, kept, self.wide), float_array(s.out_vals, kept),
+        return (node_array(s.touched, kept, self.graph.wide), float_array(s.out_vals, kept),
                 counters_tuple(&counters))
 
     def run(self, seed_nodes, const float[::1] seed_weights not None, Workspace workspace not None,
@@ -832,7 +897,7 @@ cdef class CompiledQuery:
                 if type(item) is not int or not 0 <= item < self.n_nodes:
                     return None
                 v = item
-                if self.wide:
+                if self.graph.wide:
                     (<int64_t*>nodes)[i] = v
                 else:
                     (<int32_t*>nodes)[i] = <int32_t>v
@@ -865,19 +930,8 @@ cdef class CompiledQuery:
         cdef Counters[::1] counters_view = counters
         cdef const float* weights = float_address(seed_weights)
         with nogil:
-            if self.wide:
-                status = run_t1_batch[int64_t](
-                    <const int64_t*>self.indptr, <const int64_t*>self.indices, self.weights,
-                    self.rel_mult, self.tie_pos, self.node_of_pos, &seed_ptr[0],
-                    <const int64_t*>nodes, weights, n_queries, self.decay, &self.caps, s,
-                    &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
-                    cancel_flag, check_signals)
-            else:
-                status = run_t1_batch[int32_t](
-                    <const int32_t*>self.indptr, <const int32_t*>self.indices, self.weights,
-                    self.rel_mult, self.tie_pos, self.node_of_pos, &seed_ptr[0],
-                    <const int32_t*>nodes, weights, n_queries, self.decay, &self.caps, s,
-                    &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
-                    cancel_flag, check_signals)
-        d_nodes, d_vals = batch_outputs(status, &out, s, self.wide)
+            status = run_t1_batch(&self.graph, &seed_ptr[0], nodes, weights, n_queries, self.decay,
+                                  &self.caps, s, &counters_view[0] if n_queries else NULL,
+                                  &offsets_view[0], &out, cancel_flag, check_signals)
+        d_nodes, d_vals = batch_outputs(status, &out, s, self.graph.wide)
         return d_nodes, d_vals, offsets, counters

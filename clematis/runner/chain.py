@@ -151,7 +151,9 @@ def _load(run: ChainRun, turn: None, reads: list[str], writes: list[str]) -> dic
     for name, rel in zip(run.dataset.graph_names, reads, strict=True):
         graph = run.store.read_graph(rel)
         a = graph.arrays
-        structure = hashlib.sha256(a.indptr.tobytes() + a.indices.tobytes() + a.rel_code.tobytes())
+        # rel_code hashed as int32, whatever width the graph stores it in (digests stay comparable)
+        codes = a.rel_code.astype(np.int32).tobytes()
+        structure = hashlib.sha256(a.indptr.tobytes() + a.indices.tobytes() + codes)
         entries.append({"name": name, "file": rel, "n_nodes": graph.n_nodes,
                         "n_edges": graph.n_edges, "index_dtype": str(a.indptr.dtype),
                         "relations": graph.relations,

@@ -79,18 +79,51 @@ def test_arrays_of_another_dtype_are_refused_not_converted(graph):
     params = T1Params.build("user").record(_t1.PARAMS_DTYPE)
     decay = np.ones(5, dtype=np.float32)
     with pytest.raises(TypeError, match="weights must be a float32 array"):
-        _t1.CompiledQuery(a.indptr, a.indices, a.weights.astype(np.float64), a.rel_mult, a.tie_pos,
-                          a.node_of_pos, decay, params)
+        _t1.CompiledQuery(a.indptr, a.indices, a.weights.astype(np.float64), a.rel_code, a.rel_table,
+                          a.tie_pos, a.node_of_pos, decay, params)
     with pytest.raises(TypeError, match="indices must be"):
-        _t1.CompiledQuery(a.indptr, a.indices.astype(np.int16), a.weights, a.rel_mult, a.tie_pos,
-                          a.node_of_pos, decay, params)
-    compiled = _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos,
-                                 decay, params)
+        _t1.CompiledQuery(a.indptr, a.indices.astype(np.int16), a.weights, a.rel_code, a.rel_table,
+                          a.tie_pos, a.node_of_pos, decay, params)
+    for rel in (a.rel_code.astype(np.int32), a.rel_mult.astype(np.float64)):
+        with pytest.raises(TypeError, match="rel must be a float32 rel_mult or a uint8 or uint16 rel_code"):
+            _t1.CompiledQuery(a.indptr, a.indices, a.weights, rel, a.rel_table, a.tie_pos, a.node_of_pos,
+                              decay, params)
+    with pytest.raises(TypeError, match="rel_table must be a float32 array"):
+        _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_code, a.rel_table.astype(np.float64),
+                          a.tie_pos, a.node_of_pos, decay, params)
+    compiled = _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_code, a.rel_table, a.tie_pos,
+                                 a.node_of_pos, decay, params)
     other = np.int64 if a.indptr.dtype == np.int32 else np.int32
     with workspaces_for(a).acquire() as workspace, pytest.raises(TypeError, match="seed_nodes must be"):
         compiled.run(np.zeros(1, dtype=other), np.ones(1, dtype=np.float32), workspace)
     with pytest.raises(ValueError, match="workspace is for 7 nodes"):
         compiled.run_indices([0], _t1.Workspace(7))
+
+
+def test_every_form_of_the_multipliers_gives_the_same_bits(graph):
+    """``rel`` as float32 ``rel_mult`` per edge, uint8 or uint16 codes into ``rel_table``: the same
+    result from both entry points."""
+    codes = np.random.default_rng(1).integers(0, 3, graph.n_edges)
+    a = clematis.ConceptGraph.from_csr(graph.matrix, rel_code=codes).arrays
+    plan = clematis.Query(graph, backend="native", queue_budget=600).plan
+    record = plan.params.record(_t1.PARAMS_DTYPE)
+    forms = [(a.rel_mult, np.zeros(0, np.float32)), (a.rel_code, a.rel_table),
+             (a.rel_code.astype(np.uint16), a.rel_table)]
+    seeds, weights = np.array([0, 5, 17], dtype=a.indptr.dtype), np.ones(3, np.float32)
+    results = []
+    with workspaces_for(a).acquire() as workspace:
+        for rel, table in forms:
+            compiled = _t1.CompiledQuery(a.indptr, a.indices, a.weights, rel, table, a.tie_pos, a.node_of_pos,
+                                         plan.decay, record)
+            nodes, values, counters = compiled.run(seeds, weights, workspace)
+            results.append((nodes.tolist(), values.view(np.uint32).tolist(), counters))
+            nodes, values, _, rows = _t1.propagate_batch(
+                a.indptr, a.indices, a.weights, rel, table, a.tie_pos, a.node_of_pos,
+                np.array([0, 3], np.int64), seeds, weights, plan.decay, workspace, record)
+            results.append((nodes.tolist(), values.view(np.uint32).tolist(), tuple(rows[0].tolist())))
+    assert a.rel_code.dtype == np.uint8 and set(codes.tolist()) == {0, 1, 2}
+    assert results[0][2][COUNTER_NAMES.index("propagations")] > 100
+    assert all(r == results[0] for r in results[1:])
 
 
 @pytest.mark.skipif(shutil.which("nm") is None or not sys.platform.startswith("linux"),
@@ -119,8 +152,8 @@ def test_identity_ties_skip_the_tables_with_the_same_bits(node_ids):
     plan = clematis.Query(graph, backend="native", queue_budget=3000).plan
     record = plan.params.record(_t1.PARAMS_DTYPE)
     a = graph.arrays
-    with_tables = _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos,
-                                    plan.decay, record)
+    with_tables = _t1.CompiledQuery(a.indptr, a.indices, a.weights, *a.kernel_multipliers(), a.tie_pos,
+                                    a.node_of_pos, plan.decay, record)
     seeds = np.array([3, 3, 150, 7], dtype=np.int32)
     seed_weights = np.float32([1.0, -0.5, 0.75, 2.0])
     with workspaces_for(a).acquire() as workspace:
@@ -139,8 +172,9 @@ def test_tie_tables_come_in_pairs():
     decay = np.ones(3, np.float32)
     record = T1Params.build("user").record(_t1.PARAMS_DTYPE)
     with pytest.raises(ValueError, match="both be arrays or both be None"):
-        _t1.CompiledQuery(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, None, decay, record)
+        _t1.CompiledQuery(a.indptr, a.indices, a.weights, *a.kernel_multipliers(), a.tie_pos, None, decay,
+                          record)
     with workspaces_for(a).acquire() as workspace, pytest.raises(ValueError, match="both be arrays"):
-        _t1.propagate_batch(a.indptr, a.indices, a.weights, a.rel_mult, None, a.node_of_pos,
+        _t1.propagate_batch(a.indptr, a.indices, a.weights, *a.kernel_multipliers(), None, a.node_of_pos,
                             np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), decay,
                             workspace, record)

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from helpers import csr_graph, identical, smoke_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,6 +83,40 @@ def test_random_problems_are_bit_identical(problem):
     python = propagate_one_graph(*graph, seed_nodes, seed_weights, key_rank, backend="python", **params)
     native = propagate_one_graph(*graph, seed_nodes, seed_weights, key_rank, backend="native", **params)
     assert identical(python, native), (python, native)
+
+
+@st.composite
+def coded_problems(draw):
+    """A problem of :func:`problems` as a ConceptGraph: every edge one of 3, 256 (uint8 codes), 257
+    or 300 (uint16) relations, each with its own multiplier."""
+    (indptr, indices, weights, _, _), seed_nodes, seed_weights, _, params = draw(problems())
+    n, m = indptr.shape[0] - 1, indices.shape[0]
+    n_relations = draw(st.sampled_from([3, 256, 257, 300]))
+    codes = np.array(draw(st.lists(st.integers(0, n_relations - 1), min_size=m, max_size=m)), np.int64)
+    pool = draw(st.lists(st.one_of(st.sampled_from([1.0, 0.8, 0.6, 0.5, -0.7]), floats32), min_size=1,
+                         max_size=6))
+    relations = [f"r{i}" for i in range(n_relations)]
+    multipliers = {r: pool[i % len(pool)] for i, r in enumerate(relations)}
+    graph = clematis.ConceptGraph.from_csr(sp.csr_array((weights, indices, indptr), shape=(n, n)),
+                                           rel_code=codes, relations=relations,
+                                           relation_multipliers=multipliers)
+    return graph, seed_nodes, seed_weights, params
+
+
+@pytest.mark.native
+@PARITY_SETTINGS
+@given(coded_problems())
+def test_table_multipliers_give_the_bits_of_per_edge_multipliers(problem):
+    """A graph's multiplier of edge e is rel_table[rel_code[e]] (uint8 or uint16 codes) on both
+    backends: the bits of the raw contract given rel_mult[e] per edge."""
+    graph, seed_nodes, seed_weights, params = problem
+    a = graph.arrays
+    assert a.rel_code.dtype == (np.uint8 if len(graph.relations) <= 256 else np.uint16)
+    per_edge = propagate_one_graph(a.indptr, a.indices, a.weights, a.rel_code, a.rel_mult, seed_nodes,
+                                   seed_weights, a.key_rank, backend="python", **params)
+    for backend in ("python", "native"):
+        coded = clematis.propagate(graph, seed_nodes, seed_weights, backend=backend, **params)
+        assert identical(per_edge, (coded.nodes, coded.values, coded.metrics)), backend
 
 
 @pytest.mark.native

@@ -173,7 +173,7 @@ BAD_GRAPH_INPUTS = [
      "rel_code must hold integers, got dtype object"),
     (dict(rel_code=np.array(["0", "1", "0"])), TypeError, "rel_code must hold integers, got dtype <U1"),
     (dict(rel_code=np.ma.array([0, 1, 0])), TypeError, "rel_code is a masked array"),
-    (dict(rel_code=np.array([0, 2**40, 0])), ValueError, "rel_code has values outside the int32 range"),
+    (dict(rel_code=np.array([0, 2**40, 0])), ValueError, "rel_code values must index relations (0 .. 2)"),
     (dict(rel_code=np.zeros((3, 1), np.int32)), ValueError, "rel_code must be one-dimensional"),
     (dict(relation_multipliers={"supports": "0.75"}), TypeError,
      "relation_multipliers['supports'] must be a real number, got str '0.75'"),

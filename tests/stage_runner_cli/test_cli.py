@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import save_version_1
 
 import clematis
 from clematis._platform import available_cpus
@@ -236,6 +237,21 @@ def test_verify_passes_against_a_matching_golden(workdir, generated_golden):
     again = ok("verify", "--dataset", source, "--golden", generated_golden, "--run", workdir / "verify_run",
                "--threads", "1", cwd=workdir)  # a previous run copy is cleaned and reused
     assert again["passed"]
+
+
+@pytest.mark.native
+def test_verify_passes_against_a_golden_whose_state_graphs_are_version_1_files(workdir, generated_golden):
+    """A golden made before graph file format 2 (int32 rel_code): same content, so it verifies."""
+    source = fresh(workdir, "verify_src_v1")
+    golden = workdir / "golden_v1"
+    subprocess.run(["cp", "-a", os.fspath(generated_golden), os.fspath(golden)], check=True)
+    state = sorted((golden / "state").rglob("*.npz"))
+    for path in state:
+        save_version_1(ConceptGraph.load(path), path)
+    assert state and all(np.load(path)["rel_code"].dtype == np.int32 for path in state)
+    summary = ok("verify", "--dataset", source, "--golden", golden, "--run", workdir / "verify_run_v1",
+                 "--threads", "1", cwd=workdir)
+    assert summary["passed"] and summary["counts"]["match"] == len(results(golden)) == 19
 
 
 @pytest.mark.native

@@ -159,16 +159,16 @@ def test_kernel_refuses_inconsistent_seed_offsets(demo_graph):
     weights = np.ones(3, np.float32)
     for ptr in ([0, 2], [1, 3], [0, 2, 1, 3]):
         with pytest.raises(ValueError, match="seed_ptr"):
-            _t1.propagate_batch(a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos,
-                                np.array(ptr, np.int64), nodes, weights, decay, workspace,
+            _t1.propagate_batch(a.indptr, a.indices, a.weights, a.rel_code, a.rel_table, a.tie_pos,
+                                a.node_of_pos, np.array(ptr, np.int64), nodes, weights, decay, workspace,
                                 CONTRACT.record(_t1.PARAMS_DTYPE))
 
 
 def test_kernel_runs_a_batch_of_no_queries(demo_graph):
     a = demo_graph.arrays
     nodes, values, offsets, counters = _t1.propagate_batch(
-        a.indptr, a.indices, a.weights, a.rel_mult, a.tie_pos, a.node_of_pos, np.zeros(1, np.int64),
-        np.zeros(0, a.indptr.dtype), np.zeros(0, np.float32), np.ones(5, np.float32),
+        a.indptr, a.indices, a.weights, a.rel_code, a.rel_table, a.tie_pos, a.node_of_pos,
+        np.zeros(1, np.int64), np.zeros(0, a.indptr.dtype), np.zeros(0, np.float32), np.ones(5, np.float32),
         _t1.Workspace(demo_graph.n_nodes), CONTRACT.record(_t1.PARAMS_DTYPE))
     assert (nodes.shape, values.shape, offsets.tolist(), counters.shape) == ((0,), (0,), [0], (0,))
 

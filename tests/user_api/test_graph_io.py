@@ -14,10 +14,12 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import save_version_1
 
 import clematis
 from clematis import ConceptGraph
 from clematis._graph_file import LOAD_MAX_EDGES, LOAD_MAX_NODES, MAX_COMPRESSION_RATIO
+from clematis.parity import graph_differences, identical
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 EDGES = [("a", "b", 0.5, "supports"), ("b", "c", 0.25, "associates"), ("c", "a", 0.75, "contradicts"),
@@ -91,10 +93,41 @@ class TestEarlierFiles:
         np.testing.assert_array_equal(g.arrays.indices, [1, 2, 2, 0])
         np.testing.assert_array_equal(g.arrays.weights, np.float32([0.5, 1.0, 0.25, 0.75]))
         np.testing.assert_array_equal(g.arrays.rel_code, [0, 0, 1, 2])
+        assert g.arrays.rel_code.dtype == np.uint8  # read as int32, stored as the graph holds codes
 
-    def test_todays_save_writes_the_same_members_as_the_earlier_file(self, tmp_path):
+    def test_todays_save_differs_from_the_version_1_file_only_in_rel_code_and_version(self, tmp_path):
         graph().save(tmp_path / "g.npz")
-        assert members_of(tmp_path / "g.npz") == members_of(DATA / "graph_v1.npz")
+        today, earlier = members_of(tmp_path / "g.npz"), members_of(DATA / "graph_v1.npz")
+        changed = {"rel_code.npy", "clematis_meta.npy"}
+        assert today.keys() == earlier.keys()
+        assert {k: v for k, v in today.items() if k not in changed} == {
+            k: v for k, v in earlier.items() if k not in changed}
+        new, old = np.load(tmp_path / "g.npz"), np.load(DATA / "graph_v1.npz")
+        assert (new["rel_code"].dtype, old["rel_code"].dtype) == (np.uint8, np.int32)
+        assert new["rel_code"].tolist() == old["rel_code"].tolist()
+        new_meta, old_meta = meta_of(tmp_path / "g.npz"), meta_of(DATA / "graph_v1.npz")
+        assert (new_meta.pop("format_version"), old_meta.pop("format_version")) == (2, 1)
+        assert new_meta == old_meta
+
+    @pytest.mark.parametrize("n_relations", [3, 256, 257, 300])
+    def test_a_version_1_file_loads_to_the_graph_its_version_2_file_holds(self, tmp_path, n_relations):
+        relations = [f"r{i}" for i in range(n_relations)]
+        multipliers = {r: 0.25 + i / 512 for i, r in enumerate(relations)}
+        edges = [(f"n{i % 7}", f"n{i % 5}", 0.5 + i / 1000, relations[(i * 37) % n_relations])
+                 for i in range(400)]
+        g = ConceptGraph.from_edges(edges, relation_multipliers=multipliers)
+        save_version_1(g, tmp_path / "v1.npz")
+        g.save(tmp_path / "v2.npz")
+        v1, v2 = ConceptGraph.load(tmp_path / "v1.npz"), ConceptGraph.load(tmp_path / "v2.npz")
+        assert np.load(tmp_path / "v1.npz")["rel_code"].dtype == np.int32
+        assert v1.arrays.rel_code.dtype == v2.arrays.rel_code.dtype == (np.uint8 if n_relations <= 256
+                                                                       else np.uint16)
+        assert graph_differences(v1, v2, atol=0, rtol=0) == []
+        for name, array in vars(v2.arrays).items():
+            assert getattr(v1.arrays, name).dtype == array.dtype, name
+            np.testing.assert_array_equal(getattr(v1.arrays, name), array)
+        r1, r2 = clematis.propagate(v1, ["n0"]), clematis.propagate(v2, ["n0"])
+        assert identical(r1, r2) and r1.metrics["propagations"] > 10
 
 
 class TestAtomicSave:
@@ -195,7 +228,8 @@ class TestLoadRefusesBadFiles:
             ("indices", np.array([1, 2, 7, 0], np.int32), r"indices must lie in \[0, 3\)"),
             ("indptr", np.array([0, 3, 2, 4], np.int32), "indptr"),
             ("data", np.float32([0.5, np.nan, 1.0, 0.0]), "weights must be finite"),
-            ("rel_code", np.int32([0, 0, 9, 0]), "rel_code values must index relations"),
+            ("rel_code", np.uint8([0, 0, 9, 0]), "rel_code values must index relations"),
+            ("rel_code", np.int32([0, 0, 1, 2]), "rel_code.npy holds int32; a version-2 file stores uint8"),
             ("clematis_meta", np.array("not json"), "Expecting value"),
             ("clematis_meta", np.array("[1, 2]"), "clematis_meta is a JSON list"),
             ("clematis_meta", np.array("[" * 100_000 + "]" * 100_000), "RecursionError"),
@@ -208,7 +242,8 @@ class TestLoadRefusesBadFiles:
     @pytest.mark.parametrize(
         ("change", "match"),
         [
-            (dict(format_version=2), "unsupported graph format version 2"),
+            (dict(format_version=3), "unsupported graph format version 3 \\(this version reads 1, 2\\)"),
+            (dict(format_version=True), "unsupported graph format version True"),
             (dict(node_ids=["a", "b"]), "node_ids must have one id per node"),
             (dict(node_ids="abc"), "node_ids must be a sequence of strings, got a str"),
             (dict(labels=[1, 2, 3]), "labels must be strings"),
@@ -288,7 +323,8 @@ class TestValidatedConstruction:
             (dict(indptr=np.array([0, 2, 3, 9], np.int32)), ValueError, "indptr"),
             (dict(weights=np.float32([0.5, 1.0])), ValueError, "weights must have one entry per edge"),
             (dict(rel_code=np.int32([0, 0, 1, 7])), ValueError, "rel_code values must index relations"),
-            (dict(rel_mult=np.float32([1, 1, 1, 1])), ValueError, "rel_mult must be the float32 multiplier"),
+            (dict(rel_table=np.float32([1, 1, 1])), ValueError, "rel_table must be the float32 multiplier"),
+            (dict(rel_table=np.float32([1, 0.5])), ValueError, "rel_table must be the float32 multiplier"),
             (dict(tie_pos=np.int32([2, 1, 0])), ValueError, "arrays.tie_pos does not match"),
             (dict(node_of_pos=np.int32([0, 1])), ValueError, "arrays.node_of_pos does not match"),
             (dict(key_rank=np.int32([0, 1])), ValueError, "key_rank must have one entry per node"),
