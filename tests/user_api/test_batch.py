@@ -11,8 +11,8 @@ from helpers import PARAM_SETS, assert_same_results, demo_seed_sets, one_by_one,
 
 import clematis
 import clematis._kernel_calls
-import clematis.api
 import clematis._platform
+import clematis.api
 import clematis.batch
 from clematis._kernel_calls import workspaces_for
 from clematis._kernels import _t1
