@@ -6,7 +6,8 @@ through a handle (the graph stays on the workers), one call given the graph (sca
 by the call) and, for reference, the local threaded ``clematis.propagate_many`` (``--workers``
 threads); the Dask calls are checked bit-identical to the local one, and each call starts once
 the workers have dropped the graph the previous call scattered. For the handle calls, the
-busiest worker's compute time (Dask's task stream) tells the kernel's share from Dask's.
+busiest worker's compute time (Dask's task stream) tells the kernel's share from Dask's, and
+calls whose queries stop after one pop show Dask's cost per call alone.
 Then a longer batch through the handle gives the throughput per worker (docs/batch.md).
 
     .venv/bin/python benchmarks/dask_handle.py --nodes 1000000 --queries 200
@@ -28,6 +29,7 @@ import clematis.dask
 from clematis.parity import identical
 
 DEGREE = 6
+OVERHEAD_CALLS = 20
 
 
 def timed(call) -> tuple[float, list]:
@@ -112,6 +114,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  handle calls: the busiest worker's tasks (kernel) median {busy:.3f} s, the rest (Dask) "
               f"{medians['handle'] - busy:.3f} s")
         print(f"  through the handle: {medians['graph'] / medians['handle']:.1f}x faster  (goal: >= 3x)")
+        one_pop = [timed(lambda: clematis.dask.propagate_many(handle, seed_sets, client=client,
+                                                             chunk_size=args.chunk_size, queue_budget=1))[0]
+                   for _ in range(OVERHEAD_CALLS)]
+        print(f"  a handle call of queries of one pop (kernel negligible, Dask's cost per call): median "
+              f"{statistics.median(one_pop) * 1000:.1f} ms of {OVERHEAD_CALLS}")
         many = rng.integers(0, args.nodes, (args.throughput_queries, 3))
         seconds, _ = timed(lambda: clematis.dask.propagate_many(handle, many, client=client))
         rate = args.throughput_queries / seconds
