@@ -56,6 +56,17 @@ class QueryOutput(NamedTuple):
     truncated: bool
 
 
+class BatchOutput(NamedTuple):
+    """What the native kernel returns for a batch, as it returns it: every query's nodes and
+    values concatenated (query ``q`` at ``offsets[q]:offsets[q + 1]``) and one ``COUNTERS_DTYPE``
+    row of counters per query. A few arrays, cheap to pickle and to send."""
+
+    nodes: np.ndarray
+    values: np.ndarray
+    offsets: np.ndarray
+    counters: np.ndarray
+
+
 class Cancellation:
     """A stop request shared by the threads of one call: set once, never cleared. Setting it
     sets the cancellations of the calls nested in it (made with it as ``parent``) too."""

@@ -16,6 +16,7 @@ from ._backend import ENV_NATIVE, resolve_backend
 from ._decay import decay_for
 from ._kernel_calls import (
     TRUNCATED,
+    BatchOutput,
     QueryOutput,
     WorkspacePool,
     compile_query,
@@ -186,18 +187,28 @@ class QueryPlan:
         d_nodes, d_vals, counters = self._run_native("run", nodes, weights)
         return T1Result.from_counters(d_nodes, d_vals, counters, self.params.iter_cap_layers, "native", graph)
 
+    def run_batch_output(self, seed_ptr: np.ndarray, nodes: np.ndarray,
+                         weights: np.ndarray) -> BatchOutput | list[QueryOutput]:
+        """The kernel output of query ``q`` from validated seeds ``seed_ptr[q]:seed_ptr[q + 1]``,
+        in one kernel call: a :class:`BatchOutput` on the native backend, else one output per query."""
+        if self.backend != "native":
+            return run_batch(self.arrays, seed_ptr, nodes, weights, self.decay, self.params, self.backend)
+        return BatchOutput(*self._run_native("run_batch", seed_ptr, nodes, weights))
+
+    def batch_results(self, graph: ConceptGraph, output: BatchOutput | list[QueryOutput]) -> list[T1Result]:
+        """The results on ``graph`` of a :meth:`run_batch_output` of this plan (or of a plan of the
+        same backend and parameters on a copy of ``graph``, as a Dask worker has)."""
+        if not isinstance(output, BatchOutput):
+            return [T1Result.from_output(query, self.backend, graph) for query in output]
+        bounds = output.offsets.tolist()
+        iter_cap = self.params.iter_cap_layers
+        return [T1Result.from_counters(output.nodes[a:b], output.values[a:b], row, iter_cap, "native", graph)
+                for a, b, row in zip(bounds, bounds[1:], output.counters.tolist(), strict=False)]
+
     def run_batch(self, graph: ConceptGraph, seed_ptr: np.ndarray, nodes: np.ndarray,
                   weights: np.ndarray) -> list[T1Result]:
         """Query ``q`` from validated seeds ``seed_ptr[q]:seed_ptr[q + 1]``, in one kernel call."""
-        if self.backend != "native":
-            return [T1Result.from_output(output, self.backend, graph)
-                    for output in run_batch(self.arrays, seed_ptr, nodes, weights, self.decay, self.params,
-                                            self.backend)]
-        d_nodes, d_vals, offsets, counters = self._run_native("run_batch", seed_ptr, nodes, weights)
-        bounds = offsets.tolist()
-        iter_cap = self.params.iter_cap_layers
-        return [T1Result.from_counters(d_nodes[a:b], d_vals[a:b], row, iter_cap, "native", graph)
-                for a, b, row in zip(bounds, bounds[1:], counters.tolist(), strict=False)]
+        return self.batch_results(graph, self.run_batch_output(seed_ptr, nodes, weights))
 
 
 def run_seeds_or_text(plan: QueryPlan, graph: ConceptGraph, seed_nodes, seed_weights, text: str | None,

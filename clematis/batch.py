@@ -12,8 +12,8 @@ from typing import Unpack
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._kernel_calls import QueryOutput, map_cancellable, run_batch
-from ._params import T1Options, T1Params
+from ._kernel_calls import map_cancellable
+from ._params import T1Options
 from ._platform import available_cpus
 from ._validation import as_count, validate_seeds
 from .api import Query, T1Result, cached_plan
@@ -111,12 +111,6 @@ def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
     index_dtype = plan.graph.arrays.indptr.dtype
     return SeedBatch(ptr, np.concatenate(nodes) if nodes else np.zeros(0, dtype=index_dtype),
                      np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32))
-
-
-def run_chunk(chunk: SeedBatch, graph: ConceptGraph, decay: np.ndarray, params: T1Params,
-              backend: str) -> list[QueryOutput]:
-    """The output of every query of ``chunk``, in one kernel call."""
-    return run_batch(graph.arrays, chunk.ptr, chunk.nodes, chunk.weights, decay, params, backend)
 
 
 def propagate_many(

@@ -8,6 +8,7 @@ Needs the optional extra: ``pip install 'clematis[dask]'``.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Unpack
@@ -19,13 +20,16 @@ except ImportError as exc:
                       "install it with: pip install 'clematis[dask]'") from exc
 from tqdm.auto import tqdm
 
-from ._params import T1Options, T1Params
+from ._kernel_calls import BatchOutput, QueryOutput
+from ._params import T1Options
 from ._validation import as_count
-from .api import Query, T1Result
-from .batch import SeedBatch, run_chunk, seed_batch
+from .api import Query, T1Result, cached_plan
+from .batch import SeedBatch, seed_batch
 from .graph import ConceptGraph
 
-__all__ = ["GraphHandle", "propagate_many", "scatter_graph"]
+__all__ = ["GraphHandle", "default_chunk_size", "propagate_many", "scatter_graph"]
+
+MAX_TASK_QUERIES = 512  # the default chunking's largest task: keeps the bar moving and Ctrl-C prompt
 
 
 class _GraphPlugin(WorkerPlugin):
@@ -87,13 +91,31 @@ def scatter_graph(client: Client, graph: ConceptGraph) -> GraphHandle:
     return GraphHandle(client, name, graph)
 
 
-def _run_chunk_on_held_graph(chunk: SeedBatch, graph_name: str, decay, params: T1Params,
-                             backend: str) -> list:
-    """:func:`clematis.batch.run_chunk` on the graph a handle keeps on this worker."""
+def _run_chunk(chunk: SeedBatch, graph: ConceptGraph, backend: str,
+               params: T1Options) -> BatchOutput | list[QueryOutput]:
+    """The kernel output of ``chunk`` on ``graph``, on a worker. The plan of ``(backend, params)``
+    (decay table, compiled query, scratch spaces) is made on the first task and kept with the
+    graph, so a task carries only its seeds and the few arrays of its output come back."""
+    return cached_plan(graph, backend, params).run_batch_output(chunk.ptr, chunk.nodes, chunk.weights)
+
+
+def _run_chunk_on_held_graph(chunk: SeedBatch, graph_name: str, backend: str,
+                             params: T1Options) -> BatchOutput | list[QueryOutput]:
+    """:func:`_run_chunk` on the graph a handle keeps on this worker."""
     plugin = get_worker().plugins.get(graph_name)
     if plugin is None:
         raise RuntimeError(f"this worker holds no graph {graph_name!r}: the GraphHandle was released")
-    return run_chunk(chunk, plugin.graph, decay, params, backend)  # type: ignore[attr-defined]
+    return _run_chunk(chunk, plugin.graph, backend, params)  # type: ignore[attr-defined]
+
+
+def default_chunk_size(n_queries: int, n_threads: int) -> int:
+    """Queries per task when no ``chunk_size`` is given: one task per worker thread (``n_threads``
+    of them in the cluster, at least one), in as many rounds as keep a task to at most
+    ``MAX_TASK_QUERIES`` queries. Few tasks, since each costs Dask milliseconds; equal ones, so
+    that the threads finish together."""
+    threads = max(1, n_threads)
+    rounds = math.ceil(n_queries / (threads * MAX_TASK_QUERIES))
+    return math.ceil(n_queries / (threads * rounds))
 
 
 def _local_graph(graph: ConceptGraph | GraphHandle, client: Client) -> ConceptGraph:
@@ -129,7 +151,7 @@ def propagate_many(
     seed_sets: Iterable,
     *,
     client: Client,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
     backend: str | None = None,
     progress: bool = False,
     **params: Unpack[T1Options],
@@ -139,31 +161,32 @@ def propagate_many(
     ``graph`` is a :class:`ConceptGraph` (sent to every worker for this call) or a
     :class:`GraphHandle` from :func:`scatter_graph` (already there: only queries and results
     move). Every seed set is validated here first (errors name ``seed_sets[q]``); each task runs
-    ``chunk_size`` queries, results are collected as tasks complete (a tqdm bar when
-    ``progress=True``) and returned in input order, attached to the local graph. ``backend`` is
-    resolved here: the workers need the compiled kernel when it is ``"native"``. When gathering fails or is
-    interrupted (Ctrl-C), the submitted futures are cancelled.
+    ``chunk_size`` queries (None: :func:`default_chunk_size` of the cluster's worker threads),
+    results are collected as tasks complete (a tqdm bar when ``progress=True``) and returned in
+    input order, attached to the local graph. ``backend`` is resolved here: the workers need the
+    compiled kernel when it is ``"native"``. When gathering fails or is interrupted (Ctrl-C), the
+    submitted futures are cancelled.
     """
     _check_client(client)
     local = _local_graph(graph, client)
-    size = as_count("chunk_size", chunk_size)
+    size = None if chunk_size is None else as_count("chunk_size", chunk_size)
     if size == 0:
         raise ValueError("chunk_size must be >= 1, got 0")
-    plan = Query(local, backend=backend, **params)
-    batch = seed_batch(plan, seed_sets)
+    query = Query.planned(local, cached_plan(local, backend, params))
+    batch = seed_batch(query, seed_sets)
     if len(batch) == 0:
         return []
+    if size is None:
+        size = default_chunk_size(len(batch), sum(client.nthreads().values()))
     chunks: list[SeedBatch] = batch.chunks(size)
+    task = {"backend": query.backend, "params": params, "pure": False}
     if isinstance(graph, GraphHandle):
-        futures = client.map(_run_chunk_on_held_graph, chunks, graph_name=graph.name, decay=plan.decay,
-                             params=plan.params, backend=plan.backend, pure=False)
+        futures = client.map(_run_chunk_on_held_graph, chunks, graph_name=graph.name, **task)
     else:
-        futures = client.map(run_chunk, chunks, graph=_scatter(client, local), decay=plan.decay,
-                             params=plan.params, backend=plan.backend, pure=False)
+        futures = client.map(_run_chunk, chunks, graph=_scatter(client, local), **task)
     try:
         outputs = _gather_in_order(futures, [len(chunk) for chunk in chunks], progress)
     except BaseException:  # Ctrl-C included: nothing submitted keeps running for nobody
         client.cancel(futures)
         raise
-    return [T1Result.from_output(output, plan.backend, local)
-            for chunk_outputs in outputs for output in chunk_outputs]
+    return [result for output in outputs for result in query.plan.batch_results(local, output)]

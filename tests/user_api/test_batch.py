@@ -12,6 +12,7 @@ from helpers import PARAM_SETS, assert_same_results, demo_seed_sets, one_by_one,
 import clematis
 import clematis._kernel_calls
 import clematis._platform
+import clematis.api
 import clematis.batch
 from clematis._kernel_calls import workspaces_for
 from clematis._kernels import _t1
@@ -119,7 +120,7 @@ def test_workers_zero_uses_every_visible_cpu(big_graph, monkeypatch):
 ])
 def test_bad_query_raises_before_any_work(demo_graph, monkeypatch, seed_sets, error, message):
     calls = []
-    monkeypatch.setattr(clematis.batch, "run_batch", lambda *args: calls.append(args))
+    monkeypatch.setattr(clematis.api.QueryPlan, "run_batch_output", lambda *args: calls.append(args))
     with pytest.raises(error, match=message):
         clematis.propagate_many(demo_graph, seed_sets, workers=2)
     assert calls == []

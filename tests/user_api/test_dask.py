@@ -7,12 +7,17 @@ import subprocess
 import sys
 
 import distributed
+import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 from helpers import PARAM_SETS, assert_same_results, demo_seed_sets
 
 import clematis
+import clematis.api
 import clematis.dask
+from clematis._kernel_calls import BatchOutput
+from clematis.api import Query
+from clematis.batch import seed_batch
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +31,9 @@ def client():
 def test_same_bits_as_the_local_call(demo_graph, client, params):
     seed_sets = demo_seed_sets(demo_graph, 70, seed=9)
     got = clematis.dask.propagate_many(demo_graph, seed_sets, client=client, chunk_size=6, **params)
-    assert_same_results(got, clematis.propagate_many(demo_graph, seed_sets, **params))
+    expected = clematis.propagate_many(demo_graph, seed_sets, **params)
+    assert_same_results(got, expected)
+    assert [(r.nodes.dtype, r.truncated) for r in got] == [(r.nodes.dtype, r.truncated) for r in expected]
 
 
 def test_graph_is_sent_once_and_both_workers_run_chunks(demo_graph, client, monkeypatch):
@@ -159,3 +166,80 @@ def test_clear_import_error_without_dask(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          check=True).stdout
     assert "clematis.dask needs dask.distributed" in out and "pip install 'clematis[dask]'" in out
+
+
+@pytest.mark.parametrize(("n_queries", "n_threads", "size"), [
+    (200, 2, 100), (1024, 2, 512), (1025, 2, 257), (4000, 2, 500), (1025, 1, 342), (3, 2, 2), (1, 4, 1),
+    (10, 0, 10),  # no worker yet: as for one thread
+])
+def test_default_chunk_size(n_queries, n_threads, size):
+    assert clematis.dask.default_chunk_size(n_queries, n_threads) == size
+
+
+def test_default_chunks_are_bounded_few_and_balanced():
+    for n_queries in range(1, 3000):
+        for n_threads in range(1, 6):
+            size = clematis.dask.default_chunk_size(n_queries, n_threads)
+            tasks = -(-n_queries // size)
+            rounds = -(-tasks // n_threads)  # tasks per thread, at most
+            assert size <= clematis.dask.MAX_TASK_QUERIES
+            assert (rounds - 1) * n_threads * clematis.dask.MAX_TASK_QUERIES < n_queries  # no extra round
+            assert rounds * size < n_queries / n_threads + rounds  # the busiest thread: < 1 query per round
+                                                                   # above an equal share
+
+
+def test_chunks_default_to_the_worker_threads_and_an_explicit_size_is_kept(demo_graph, client, monkeypatch):
+    handle = clematis.dask.scatter_graph(client, demo_graph)
+    sizes = []
+    real_map = client.map
+
+    def recording_map(function, chunks, **kwargs):
+        sizes.append([len(chunk) for chunk in chunks])
+        return real_map(function, chunks, **kwargs)
+
+    monkeypatch.setattr(client, "map", recording_map)
+    seed_sets = demo_seed_sets(demo_graph, 30, seed=8)
+    expected = clematis.propagate_many(demo_graph, seed_sets, queue_budget=300)
+    for chunk_size in (None, 4):
+        got = clematis.dask.propagate_many(handle, seed_sets, client=client, chunk_size=chunk_size,
+                                           queue_budget=300)
+        assert_same_results(got, expected)
+    assert sizes == [[15, 15], [4] * 7 + [2]]  # the fixture's cluster: 2 workers of 1 thread
+    handle.release()
+
+
+@pytest.mark.native
+def test_a_native_task_returns_a_few_arrays_that_rebuild_the_same_bits(demo_graph, client):
+    handle = clematis.dask.scatter_graph(client, demo_graph)
+    params = PARAM_SETS["caps"]
+    seed_sets = demo_seed_sets(demo_graph, 25, seed=12)
+    query = Query(demo_graph, backend="native", **params)
+    output = client.submit(clematis.dask._run_chunk_on_held_graph, seed_batch(query, seed_sets),
+                           handle.name, "native", params, pure=False).result()
+    assert type(output) is BatchOutput and all(type(array) is np.ndarray for array in output)
+    assert output.offsets.shape == (26,) and output.counters.shape == (25,)
+    got = query.plan.batch_results(demo_graph, output)
+    expected = clematis.propagate_many(demo_graph, seed_sets, backend="native", **params)
+    assert_same_results(got, expected)
+    assert [r.truncated for r in got] == [r.truncated for r in expected]
+    handle.release()
+
+
+def test_the_workers_keep_the_plan_between_calls(demo_graph, client):
+    handle = clematis.dask.scatter_graph(client, demo_graph)
+    name = handle.name
+
+    def plan_ids(dask_worker) -> list:
+        plans = clematis.api._plans.get(dask_worker.plugins[name].graph, {})
+        return [id(plan) for plan in plans.values()]
+
+    seed_sets = demo_seed_sets(demo_graph, 12, seed=1)
+    runs = []
+    for budget in (300, 300, 301):
+        clematis.dask.propagate_many(handle, seed_sets, client=client, chunk_size=3, queue_budget=budget)
+        runs.append(list(client.run(plan_ids).values()))
+    first, second, third = runs
+    assert any(first) and all(len(ids) <= 1 for ids in second)
+    assert all(set(a) <= set(b) for a, b in zip(first, second, strict=True))  # the same plan, reused
+    assert all(len(ids) <= 2 for ids in third) and any(len(ids) == 2 for ids in third)
+    handle.release()
