@@ -39,11 +39,26 @@ cdef extern from *:
         return *(const volatile int32_t*)flag != 0;
     #endif
     }
+    /* True when the caller set ``cancel``, or when ``check_signals`` (main thread only) and a
+       signal handler raised: that exception (KeyboardInterrupt for Ctrl-C) is then left pending.
+       Kept out of line and marked cold, so the kernel loop that calls it rarely is compiled as if
+       it made no call. */
+    #if defined(__GNUC__) || defined(__clang__)
+    __attribute__((noinline, cold))
+    #endif
+    static int clematis_interrupted(const int32_t* cancel, int check_signals) {
+        int raised;
+        PyGILState_STATE state;
+        if (cancel != NULL && clematis_flag_is_set(cancel)) return 1;
+        if (!check_signals) return 0;
+        state = PyGILState_Ensure();
+        raised = PyErr_CheckSignals() < 0;
+        PyGILState_Release(state);
+        return raised;
+    }
     """
     const bint INTERRUPT_CHECK "CLEMATIS_INTERRUPT_CHECK"
-    bint flag_is_set "clematis_flag_is_set" (const int32_t* flag) noexcept nogil
-    # declared here without an exception clause: the kernel leaves its exception pending
-    int PyErr_CheckSignals() noexcept
+    bint interrupted "clematis_interrupted" (const int32_t* cancel, bint check_signals) noexcept nogil
 
 ctypedef fused index_t:
     int32_t
@@ -278,17 +293,6 @@ cdef inline int dequeue(Scratch* s, const Params* caps, uint64_t* entry) noexcep
         entry[0] = minmax_take(&s.heap, 0)
         return 0
     return radix_pop(&s.radix, entry)
-
-
-cdef bint interrupted(const int32_t* cancel, bint check_signals) noexcept nogil:
-    """True when the caller set ``cancel``, or when ``check_signals`` (main thread only) and a
-    signal handler raised: that exception (KeyboardInterrupt for Ctrl-C) is then left pending."""
-    if cancel != NULL and flag_is_set(cancel):
-        return True
-    if check_signals:
-        with gil:
-            return PyErr_CheckSignals() < 0
-    return False
 
 
 cdef int run_t1(
