@@ -1,18 +1,18 @@
 # The queue when no frontier cap is set (docs/spec.md §5).
 #
 # A radix heap over the high word of the entries (0x7FFFFFFF - |c| bits, 31 bits), in base
-# 2**DIGIT_BITS. ``last`` is the high word of the latest minimum. The 4-ary heap ``equal`` holds
-# every entry whose high word is <= last (equal |c|: the tie order lives in the low word). Any
+# 2**DIGIT_BITS. ``last`` bounds the queue from below: the 4-ary heap ``equal`` holds every entry
+# whose high word is <= last (its full 64-bit order includes the tie order of the low word). Any
 # other entry sits in the bucket of (level, digit): ``level`` is the digit position at which its
 # high word first differs from ``last``, ``digit`` its own digit there (which is greater than
 # last's), so every bucket holds entries > last and ``equal``'s minimum is the global minimum.
 # When ``equal`` runs dry, the lowest non-empty bucket (the lowest level, then the lowest digit:
-# an occupancy bitmap per level finds it) holds the next minimum: a level-0 bucket holds one
-# high word only and moves to ``equal`` as it is; a higher one is split around its own minimum
-# into lower levels. When contributions never grow (|weight|, |multiplier|, decay <= 1) every
-# push lands above ``last`` and each entry moves down at most LEVELS times in all (binary radix:
-# up to 31 times); a push that does not is simply heaped in ``equal``, so the pop order is exact
-# for every input.
+# an occupancy bitmap per level finds it) holds the next minimum (radix_refill): a bucket of
+# level 0 or of at most SMALL_BUCKET entries becomes ``equal`` whole, ``last`` moving to the top
+# of its range; a bigger one is split into lower levels around the bottom of its range. When
+# contributions never grow (|weight|, |multiplier|, decay <= 1) every push lands above ``last``
+# and each entry moves down at most LEVELS times in all; a push that does not is simply heaped
+# in ``equal``, so the pop order is exact for every input.
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
@@ -58,7 +58,7 @@ cdef enum:
     WORDS = 4                   # occupancy words per level: DIGITS / 64
     LEVELS = 4                  # ceil(31 / DIGIT_BITS)
     RADIX_BUCKETS = 1024        # LEVELS * DIGITS
-    SMALL_BUCKET = 128           # a bucket of at most this many entries is heaped, not split
+    SMALL_BUCKET = 128          # a bucket of at most this many entries is heaped, not split
 
 
 cdef struct RadixQueue:
