@@ -120,8 +120,10 @@ def map_cancellable(function: Callable[[Item], Output], items: Iterable[Item], w
             _cancellation.reset(token)
 
     with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix=thread_name_prefix) as executor:
-        futures = [executor.submit(call, item) for item in items]
-        try:
+        futures = []
+        try:  # the submissions inside: Ctrl-C may come while the first items already run
+            for item in items:
+                futures.append(executor.submit(call, item))
             yield (future.result() for future in futures)
         except BaseException:
             cancel.set()

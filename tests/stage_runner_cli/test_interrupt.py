@@ -95,3 +95,43 @@ def test_an_exception_in_the_caller_stops_the_running_threads(backend):
     thread.join(HANG_TIMEOUT)
     assert not thread.is_alive(), "the threads' queries were not cancelled"
     assert [str(e) for e in outcome] == ["the caller failed"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_exception_while_submitting_stops_the_items_already_running(monkeypatch, backend):
+    """Ctrl-C can reach the caller while it still submits items and the first ones already run
+    their queries (a loaded machine, a Python query holding the GIL): those must stop too."""
+    import clematis._kernel_calls as kernel_calls
+
+    query = Query(runaway_graph(), backend=backend, **RUNAWAY)
+    seeds = query.seeds(["a"])
+    running = threading.Event()
+
+    def run(_):
+        running.set()
+        return query.run_validated(*seeds)
+
+    class InterruptedExecutor(kernel_calls.ThreadPoolExecutor):
+        """Submits the first item, then fails once that item's query runs."""
+
+        def submit(self, *args, **kwargs):
+            if self._threads:
+                running.wait(HANG_TIMEOUT)
+                raise RuntimeError("interrupted while submitting")
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(kernel_calls, "ThreadPoolExecutor", InterruptedExecutor)
+    outcome = []
+
+    def caller():
+        try:
+            with map_cancellable(run, range(3), 2, thread_name_prefix="test") as results:
+                list(results)
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=caller, daemon=True)
+    thread.start()
+    thread.join(HANG_TIMEOUT)
+    assert not thread.is_alive(), "the query started before the exception was not cancelled"
+    assert [str(e) for e in outcome] == ["interrupted while submitting"]
