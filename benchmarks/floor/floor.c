@@ -74,18 +74,22 @@ void floor_log_take(ExpandedPop *dst) {
     memset(&pop_log, 0, sizeof(pop_log));
 }
 
+/* acc and dist1 of a node side by side, as in the kernel's NodeState (clematis/_kernels/_t1.pyx). */
+typedef struct {
+    float acc;
+    int32_t dist1;
+} NodeState;
+
 /* The replay's scratch, idle between queries (acc 0, dist1 0 = unseen), like the kernel's. */
 typedef struct {
     int64_t n;
-    float *acc;
-    int32_t *dist1;
+    NodeState *node;
     int32_t *touched;
 } FloorWorkspace;
 
 void floor_workspace_free(FloorWorkspace *ws) {
     if (ws == NULL) return;
-    free(ws->acc);
-    free(ws->dist1);
+    free(ws->node);
     free(ws->touched);
     free(ws);
 }
@@ -95,10 +99,9 @@ FloorWorkspace *floor_workspace_new(int64_t n) {
     FloorWorkspace *ws = calloc(1, sizeof(FloorWorkspace));
     if (ws == NULL) return NULL;
     ws->n = n;
-    ws->acc = calloc(slots, sizeof(float));
-    ws->dist1 = calloc(slots, sizeof(int32_t));
+    ws->node = calloc(slots, sizeof(NodeState));
     ws->touched = malloc(slots * sizeof(int32_t));
-    if (ws->acc == NULL || ws->dist1 == NULL || ws->touched == NULL) {
+    if (ws->node == NULL || ws->touched == NULL) {
         floor_workspace_free(ws);
         return NULL;
     }
@@ -114,12 +117,12 @@ static inline uint64_t pack_entry(int32_t tie_pos, float c) {
 }
 
 static inline void touch(FloorWorkspace *ws, int64_t *n_touched, int32_t v, int32_t d1) {
-    int32_t seen = ws->dist1[v];
+    int32_t seen = ws->node[v].dist1;
     if (seen == 0) {
         ws->touched[(*n_touched)++] = v;
-        ws->dist1[v] = d1;
+        ws->node[v].dist1 = d1;
     } else if (d1 < seen) {
-        ws->dist1[v] = d1;
+        ws->node[v].dist1 = d1;
     }
 }
 
@@ -136,14 +139,14 @@ int64_t floor_replay(const int32_t *indptr, const int32_t *indices, const float 
                      float node_budget, const ExpandedPop *pops, int64_t n_pops, uint64_t *entries,
                      int64_t entries_capacity, FloorWorkspace *ws, int32_t *out_nodes,
                      float *out_vals, int64_t *counters) {
-    float *acc = ws->acc;
+    NodeState *node = ws->node;
     int64_t n_touched = 0, pushed = 0, propagations = 0;
     if (n_seeds > entries_capacity) return -1;
 
     for (int64_t i = 0; i < n_seeds; i++) {
         int32_t s = seed_nodes[i];
         float w = seed_weights[i];
-        acc[s] = acc[s] + w;
+        node[s].acc = node[s].acc + w;
         touch(ws, &n_touched, s, 1);
         entries[pushed++] = pack_entry(tie_pos[s], w);
     }
@@ -157,8 +160,8 @@ int64_t floor_replay(const int32_t *indptr, const int32_t *indices, const float 
             float contrib = ((c * weights[e]) * rel_mult[e]) * dec;
             if ((double)fabsf(contrib) < EPS) continue;
             int32_t v = indices[e];
-            float a = acc[v] + contrib;
-            acc[v] = a;
+            float a = node[v].acc + contrib;
+            node[v].acc = a;
             propagations++;
             touch(ws, &n_touched, v, d1);
             if (fabsf(a) < node_budget) entries[pushed++] = pack_entry(tie_pos[v], contrib);
@@ -167,9 +170,9 @@ int64_t floor_replay(const int32_t *indptr, const int32_t *indices, const float 
     for (int64_t i = 0; i < n_touched; i++) {
         int32_t v = ws->touched[i];
         out_nodes[i] = v;
-        out_vals[i] = acc[v];
-        acc[v] = 0.0f;
-        ws->dist1[v] = 0;
+        out_vals[i] = node[v].acc;
+        node[v].acc = 0.0f;
+        node[v].dist1 = 0;
     }
     counters[REPLAY_PROPAGATIONS] = propagations;
     counters[REPLAY_PUSHED] = pushed;

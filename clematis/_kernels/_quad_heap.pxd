@@ -1,4 +1,4 @@
-# The 4-ary min-heap of entries (bucket 0 of the radix queue, docs/spec.md §5).
+# The 4-ary min-heap of entries (the radix queue's ``equal``, docs/spec.md §5).
 
 from libc.stdint cimport int64_t, uint64_t
 
@@ -39,10 +39,10 @@ cdef inline uint64_t quad_pop(EntryBuffer* h) noexcept nogil:
     i = 0
     while True:
         child = 4 * i + 1
-        if child + 3 < n:  # a full group of four children: a branch-free tournament
-            left = child if a[child] <= a[child + 1] else child + 1
-            right = child + 2 if a[child + 2] <= a[child + 3] else child + 3
-            best = left if a[left] <= a[right] else right
+        if child + 3 < n:  # a full group of four children: a tournament on comparison results
+            left = child + (a[child + 1] < a[child])  # (Cython's ``x if c else y`` branches)
+            right = child + 2 + (a[child + 3] < a[child + 2])
+            best = left + (right - left) * (a[right] < a[left])
             best_entry = a[best]
         elif child < n:
             best = child

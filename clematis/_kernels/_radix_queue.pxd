@@ -1,18 +1,21 @@
 # The queue when no frontier cap is set (docs/spec.md §5).
 #
-# A radix heap over the high word of the entries (0x7FFFFFFF - |c| bits, 31 bits), in base
-# 2**DIGIT_BITS. ``last`` bounds the queue from below: the 4-ary heap ``equal`` holds every entry
-# whose high word is <= last (its full 64-bit order includes the tie order of the low word). Any
-# other entry sits in the bucket of (level, digit): ``level`` is the digit position at which its
-# high word first differs from ``last``, ``digit`` its own digit there (which is greater than
-# last's), so every bucket holds entries > last and ``equal``'s minimum is the global minimum.
-# When ``equal`` runs dry, the lowest non-empty bucket (the lowest level, then the lowest digit:
-# an occupancy bitmap per level finds it) holds the next minimum (radix_refill): a bucket of
-# level 0 or of at most SMALL_BUCKET entries becomes ``equal`` whole, ``last`` moving to the top
-# of its range; a bigger one is split into lower levels around the bottom of its range. When
-# contributions never grow (|weight|, |multiplier|, decay <= 1) every push lands above ``last``
-# and each entry moves down at most LEVELS times in all; a push that does not is simply heaped
-# in ``equal``, so the pop order is exact for every input.
+# A two-level bucket queue over the 20-bit prefix ``p = high >> PREFIX_SHIFT`` of the entries'
+# high word (0x7FFFFFFF - |c| bits, 31 bits). ``limit`` bounds the queue from below: the 4-ary
+# heap ``equal`` holds every entry whose prefix is <= limit (its full 64-bit order includes the
+# rest of the high word and the tie order of the low word), so its minimum is the global minimum.
+# Every other entry sits unordered in a bucket: in the sub-bucket ``p & 255`` when its top digit
+# ``p >> 8`` is ``sub_top`` (the top bucket being worked through), else in the top bucket
+# ``p >> 8`` (1/16 of a binade of |c|: its exponent and first 4 mantissa bits).
+#
+# When ``equal`` runs dry (radix_refill), the lowest non-empty sub-bucket becomes ``equal`` whole;
+# when there is none, the lowest non-empty top bucket does if it holds at most SMALL_BUCKET
+# entries, and is otherwise spread over the sub-buckets first. Occupancy bitmaps (with a summary
+# word for the top level) find the lowest bucket in a few instructions. An entry is placed at most
+# twice and heaped once; a push at or below ``limit`` (contributions that grow, or equal |c|)
+# goes straight into ``equal``, so the pop order is exact for every input. Buffers left empty by a
+# bucket that has been worked through go to a spare list that empty buckets draw from, so the
+# queue's memory follows the entries it holds, not the entries a query ever pushed.
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
@@ -22,18 +25,6 @@ from clematis._kernels._quad_heap cimport quad_pop, quad_push
 
 cdef extern from *:
     """
-    static inline int clematis_bit_length32(uint32_t x) {
-    #if defined(__GNUC__) || defined(__clang__)
-        return x ? 32 - __builtin_clz(x) : 0;
-    #elif defined(_MSC_VER)
-        unsigned long i;
-        return _BitScanReverse(&i, x) ? (int)i + 1 : 0;
-    #else
-        int n = 0;
-        while (x) { n++; x >>= 1; }
-        return n;
-    #endif
-    }
     static inline int clematis_lowest_bit64(uint64_t x) {  /* x != 0 */
     #if defined(__GNUC__) || defined(__clang__)
         return __builtin_ctzll(x);
@@ -48,56 +39,89 @@ cdef extern from *:
     #endif
     }
     """
-    int bit_length32 "clematis_bit_length32" (uint32_t x) noexcept nogil
     int lowest_bit64 "clematis_lowest_bit64" (uint64_t x) noexcept nogil
 
 
 cdef enum:
-    DIGIT_BITS = 8
-    DIGITS = 256                # 2**DIGIT_BITS
-    WORDS = 4                   # occupancy words per level: DIGITS / 64
-    LEVELS = 4                  # ceil(31 / DIGIT_BITS)
-    RADIX_BUCKETS = 1024        # LEVELS * DIGITS
-    SMALL_BUCKET = 128          # a bucket of at most this many entries is heaped, not split
+    SUB_BITS = 11               # the prefix's low digit
+    PREFIX_SHIFT = 8            # the prefix: the top 23 of the high word's 31 bits
+    TOP_BUCKETS = 4096          # 2**(31 - PREFIX_SHIFT - SUB_BITS): one per top digit
+    TOP_WORDS = 64              # top occupancy words: TOP_BUCKETS / 64 (one summary word)
+    SUB_BUCKETS = 2048          # 2**SUB_BITS: one per low digit of the prefix
+    SUB_WORDS = 32              # SUB_BUCKETS / 64 (one summary word)
+    SPARES = 6145               # TOP_BUCKETS + SUB_BUCKETS + 1: every buffer the queue can hold
+    SMALL_BUCKET = 64           # a top bucket of at most this many entries is heaped, not spread
 
 
 cdef struct RadixQueue:
-    EntryBuffer equal           # 4-ary heap of the entries whose high word is <= last
-    EntryBuffer buckets[1024]   # bucket (level, digit) at level * DIGITS + digit
-    uint64_t occupied[16]       # bit d % 64 of word level * WORDS + d // 64: bucket (level, d) is not empty
-    uint32_t last
+    EntryBuffer equal                 # 4-ary heap of the entries whose prefix is <= limit
+    EntryBuffer top[TOP_BUCKETS]      # the entries of each top digit above sub_top, unordered
+    EntryBuffer sub[SUB_BUCKETS]      # the entries of top digit sub_top above limit, unordered
+    EntryBuffer spares[SPARES]        # empty buffers for buckets that have none
+    uint64_t top_occupied[TOP_WORDS]  # bit t % 64 of word t // 64: top bucket t is not empty
+    uint64_t top_summary              # bit w: top_occupied[w] is not 0
+    uint64_t sub_occupied[SUB_WORDS]  # bit s % 64 of word s // 64: sub-bucket s is not empty
+    uint64_t sub_summary              # bit w: sub_occupied[w] is not 0
+    uint32_t limit
+    uint32_t sub_top
+    int64_t n_spares
     int64_t size
-    int64_t reserved            # entries allocated in ``equal`` and every bucket
+    int64_t reserved                  # entries allocated in ``equal``, every bucket and the spares
 
 
 cdef inline int grow_bucket(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
-    """Room for one more entry in ``bucket``; -1 when memory runs out."""
-    cdef int64_t before = bucket.capacity
+    """Room for one more entry in ``bucket`` (a spare buffer first, when it has none); -1 when
+    memory runs out."""
+    cdef int64_t before
+    if bucket.capacity == 0 and q.n_spares > 0:
+        q.n_spares -= 1
+        bucket[0] = q.spares[q.n_spares]
+        return 0
+    before = bucket.capacity
     if reserve(bucket, bucket.size + 1) < 0:
         return -1
     q.reserved += bucket.capacity - before
     return 0
 
 
-cdef inline int radix_place(RadixQueue* q, uint64_t x) noexcept nogil:
-    """Put ``x`` in ``equal`` or its bucket (``q.size`` is the caller's); -1 when memory runs out."""
-    cdef uint32_t high = <uint32_t>(x >> 32)
-    cdef int level, slot
-    cdef EntryBuffer* bucket
-    if high <= q.last:
-        bucket = &q.equal
-        if bucket.size == bucket.capacity and grow_bucket(q, bucket) < 0:
-            return -1
-        quad_push(bucket, x)
-        return 0
-    level = (bit_length32(high ^ q.last) - 1) // DIGIT_BITS
-    slot = level * DIGITS + ((high >> (level * DIGIT_BITS)) & (DIGITS - 1))
-    bucket = &q.buckets[slot]
+cdef inline void retire(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
+    """Hand the (empty) ``bucket``'s buffer to the spares."""
+    if bucket.capacity > 0:
+        bucket.size = 0
+        q.spares[q.n_spares] = bucket[0]
+        q.n_spares += 1
+    bucket.data = NULL
+    bucket.size = 0
+    bucket.capacity = 0
+
+
+cdef inline int append(RadixQueue* q, EntryBuffer* bucket, uint64_t x) noexcept nogil:
     if bucket.size == bucket.capacity and grow_bucket(q, bucket) < 0:
         return -1
     bucket.data[bucket.size] = x
     bucket.size += 1
-    q.occupied[slot >> 6] |= (<uint64_t>1) << (slot & 63)
+    return 0
+
+
+cdef inline int radix_place(RadixQueue* q, uint64_t x) noexcept nogil:
+    """Put ``x`` in ``equal`` or its bucket (``q.size`` is the caller's); -1 when memory runs out."""
+    cdef uint32_t p = <uint32_t>(x >> (32 + PREFIX_SHIFT))
+    cdef uint32_t t = p >> SUB_BITS
+    cdef uint32_t sub = p & (SUB_BUCKETS - 1)
+    if p <= q.limit:
+        if q.equal.size == q.equal.capacity and grow_bucket(q, &q.equal) < 0:
+            return -1
+        quad_push(&q.equal, x)
+    elif t == q.sub_top:
+        if append(q, &q.sub[sub], x) < 0:
+            return -1
+        q.sub_occupied[sub >> 6] |= (<uint64_t>1) << (sub & 63)
+        q.sub_summary |= (<uint64_t>1) << (sub >> 6)
+    else:
+        if append(q, &q.top[t], x) < 0:
+            return -1
+        q.top_occupied[t >> 6] |= (<uint64_t>1) << (t & 63)
+        q.top_summary |= (<uint64_t>1) << (t >> 6)
     return 0
 
 
@@ -110,49 +134,53 @@ cdef inline int radix_push(RadixQueue* q, uint64_t x) noexcept nogil:
 
 
 cdef inline void become_equal(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
-    """Swap the (empty) ``equal`` with ``bucket`` and heap the entries it brings."""
-    cdef EntryBuffer swapped = q.equal
+    """Make ``bucket``'s buffer the heap ``equal`` (which is empty), heaping its entries; the old
+    ``equal`` buffer goes to the spares."""
     cdef int64_t i
+    retire(q, &q.equal)
     q.equal = bucket[0]
-    bucket[0] = swapped
+    bucket.data = NULL
+    bucket.size = 0
+    bucket.capacity = 0
     for i in range(1, q.equal.size):
         q.equal.size = i
         quad_push(&q.equal, q.equal.data[i])
 
 
-cdef inline int radix_refill(RadixQueue* q) noexcept nogil:
-    """Move the lowest non-empty bucket towards ``equal`` until ``equal`` holds the minimum
-    (the queue must not be empty); -1 when memory runs out.
+cdef inline int take_lowest(uint64_t* occupied, uint64_t* summary) noexcept nogil:
+    """Clear and return the lowest set bit of ``occupied`` (not all 0), keeping its ``summary``."""
+    cdef int word = lowest_bit64(summary[0])
+    cdef int bit = word * 64 + lowest_bit64(occupied[word])
+    occupied[word] &= occupied[word] - 1
+    if occupied[word] == 0:
+        summary[0] &= summary[0] - 1
+    return bit
 
-    The bucket (level, digit) spans the high words from ``start`` (last's digits above ``level``,
-    then ``digit``, then zeros) to ``start | span``. A bucket of level 0 or of at most
-    SMALL_BUCKET entries becomes ``equal`` with ``last = start | span``: every other entry is
-    above that. A larger one is split around ``last = start``, its entries moving to lower levels
-    (or to ``equal`` when equal to ``start``)."""
-    cdef EntryBuffer* bucket
-    cdef int word, slot, level
+
+cdef inline int radix_refill(RadixQueue* q) noexcept nogil:
+    """Move the lowest buckets towards ``equal`` until ``equal`` holds the minimum (the queue
+    must not be empty); -1 when memory runs out."""
+    cdef int s, t
     cdef int64_t i
-    cdef uint64_t start, span
+    cdef EntryBuffer* bucket
     while q.equal.size == 0:
-        word = 0
-        while q.occupied[word] == 0:
-            word += 1
-        slot = word * 64 + lowest_bit64(q.occupied[word])
-        q.occupied[word] &= q.occupied[word] - 1
-        bucket = &q.buckets[slot]
-        level = slot // DIGITS
-        span = ((<uint64_t>1) << (level * DIGIT_BITS)) - 1
-        start = (((<uint64_t>q.last) >> ((level + 1) * DIGIT_BITS)) << ((level + 1) * DIGIT_BITS)
-                 | (<uint64_t>(slot % DIGITS)) << (level * DIGIT_BITS))
-        if level == 0 or bucket.size <= SMALL_BUCKET:
-            q.last = <uint32_t>(start | span)
+        if q.sub_summary:
+            s = take_lowest(q.sub_occupied, &q.sub_summary)
+            q.limit = (q.sub_top << SUB_BITS) | <uint32_t>s
+            become_equal(q, &q.sub[s])
+            return 0
+        t = take_lowest(q.top_occupied, &q.top_summary)
+        bucket = &q.top[t]
+        if bucket.size <= SMALL_BUCKET:
+            q.limit = (<uint32_t>t << SUB_BITS) | (SUB_BUCKETS - 1)
             become_equal(q, bucket)
             return 0
-        q.last = <uint32_t>start
-        for i in range(bucket.size):  # every entry moves to a lower level, or to ``equal``
+        q.sub_top = <uint32_t>t
+        q.limit = (<uint32_t>t << SUB_BITS) - 1
+        for i in range(bucket.size):  # every entry moves to its sub-bucket
             if radix_place(q, bucket.data[i]) < 0:
                 return -1
-        bucket.size = 0
+        retire(q, bucket)
     return 0
 
 
@@ -165,16 +193,25 @@ cdef inline int radix_pop(RadixQueue* q, uint64_t* out) noexcept nogil:
     return 0
 
 
-cdef inline void radix_clear(RadixQueue* q) noexcept nogil:
-    """Empty the queue, keeping its buffers."""
+cdef inline void clear_buckets(EntryBuffer* buckets, uint64_t* occupied, uint64_t* summary) noexcept nogil:
+    """Empty the occupied buckets, visiting only the non-zero words ``summary`` names."""
     cdef int word
     cdef uint64_t bits
-    for word in range(LEVELS * WORDS):
-        bits = q.occupied[word]
+    while summary[0]:
+        word = lowest_bit64(summary[0])
+        bits = occupied[word]
         while bits:
-            q.buckets[word * 64 + lowest_bit64(bits)].size = 0
+            buckets[word * 64 + lowest_bit64(bits)].size = 0
             bits &= bits - 1
-        q.occupied[word] = 0
+        occupied[word] = 0
+        summary[0] &= summary[0] - 1
+
+
+cdef inline void radix_clear(RadixQueue* q) noexcept nogil:
+    """Empty the queue, keeping its buffers."""
+    clear_buckets(q.top, q.top_occupied, &q.top_summary)
+    clear_buckets(q.sub, q.sub_occupied, &q.sub_summary)
     q.equal.size = 0
-    q.last = 0
+    q.limit = 0
+    q.sub_top = 0
     q.size = 0

@@ -24,7 +24,7 @@ from cpython.exc cimport PyErr_Occurred
 from clematis._kernels._buffers cimport EntryBuffer, grow, reserve
 from clematis._kernels._entries cimport entry_tie_pos, entry_value, pack_entry
 from clematis._kernels._minmax_heap cimport minmax_push, minmax_take, minmax_worst_index
-from clematis._kernels._radix_queue cimport RADIX_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push
+from clematis._kernels._radix_queue cimport SUB_BUCKETS, TOP_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push
 from clematis._kernels._rings cimport NodeRing, ring_push
 
 cdef extern from *:
@@ -137,10 +137,14 @@ cdef struct Params:
     int64_t relax_cap
 
 
+cdef struct NodeState:
+    float acc            # activation; 0 outside a query
+    int32_t dist1        # distance + 1; 0 (unseen) outside a query
+
+
 cdef struct Scratch:
     int64_t n
-    float* acc           # activation per node; 0 outside a query
-    int32_t* dist1       # distance + 1 per node; 0 (unseen) outside a query
+    NodeState* node      # per node, side by side: a pop and an edge read both in one cache line
     int32_t* touched     # nodes seen by the running query
     float* out_vals      # output values, aligned with the compacted ``touched``
     int64_t n_touched
@@ -167,19 +171,17 @@ cdef class Workspace:
         cdef size_t slots = <size_t>n if n > 0 else 1
         self.s.n = n
         # calloc: pages are zeroed lazily by the OS, so a workspace costs what queries touch
-        self.s.acc = <float*> calloc(slots, sizeof(float))
-        self.s.dist1 = <int32_t*> calloc(slots, sizeof(int32_t))
+        self.s.node = <NodeState*> calloc(slots, sizeof(NodeState))
         self.s.touched = <int32_t*> calloc(slots, sizeof(int32_t))
         self.s.out_vals = <float*> calloc(slots, sizeof(float))
         self.s.ring_count = <int32_t*> calloc(slots, sizeof(int32_t))
         self.s.visited = <uint8_t*> calloc(slots, sizeof(uint8_t))
-        if (self.s.acc == NULL or self.s.dist1 == NULL or self.s.touched == NULL
+        if (self.s.node == NULL or self.s.touched == NULL
                 or self.s.out_vals == NULL or self.s.ring_count == NULL or self.s.visited == NULL):
             raise MemoryError(f"cannot allocate T1 scratch space for {n} nodes")
 
     def __dealloc__(self):
-        free(self.s.acc)
-        free(self.s.dist1)
+        free(self.s.node)
         free(self.s.touched)
         free(self.s.out_vals)
         free(self.s.ring_count)
@@ -219,8 +221,13 @@ cdef void release_queues(Scratch* s) noexcept nogil:
     free_entries(&s.heap)
     radix_clear(&s.radix)
     free_entries(&s.radix.equal)
-    for b in range(RADIX_BUCKETS):
-        free_entries(&s.radix.buckets[b])
+    for b in range(TOP_BUCKETS):
+        free_entries(&s.radix.top[b])
+    for b in range(SUB_BUCKETS):
+        free_entries(&s.radix.sub[b])
+    for b in range(s.radix.n_spares):
+        free_entries(&s.radix.spares[b])
+    s.radix.n_spares = 0
     s.radix.reserved = 0
     free_ring(&s.dedupe_ring)
     free_ring(&s.visited_ring)
@@ -228,13 +235,13 @@ cdef void release_queues(Scratch* s) noexcept nogil:
 
 cdef inline void touch(Scratch* s, int32_t v, int32_t d) noexcept nogil:
     """Record distance ``d`` for ``v`` if it is the first or a smaller one."""
-    cdef int32_t old = s.dist1[v]
+    cdef int32_t old = s.node[v].dist1
     if old == 0:
         s.touched[s.n_touched] = v
         s.n_touched += 1
-        s.dist1[v] = d + 1
+        s.node[v].dist1 = d + 1
     elif d + 1 < old:
-        s.dist1[v] = d + 1
+        s.node[v].dist1 = d + 1
 
 
 cdef inline int32_t tie_position(const int32_t* tie_pos, int32_t v) noexcept nogil:
@@ -308,7 +315,7 @@ cdef int run_t1(
     Returns KERNEL_OK, OUT_OF_MEMORY, or INTERRUPTED when ``interrupted(cancel, check_signals)``
     fired; whatever it returns, ``s.n_touched`` covers every touched node, so the workspace can
     be reset. The hot loop keeps its pointers and counters in locals (extensions build with
-    -fno-strict-aliasing, so stores through ``acc`` would otherwise force reloads of every field
+    -fno-strict-aliasing, so stores through ``node`` would otherwise force reloads of every field
     of ``s`` and ``counters``).
 
     Deliberate transformations of the reference, each giving the same bits and counts:
@@ -316,6 +323,8 @@ cdef int run_t1(
       the radius or layer cap adds its whole length to the hit counter at once;
     - §3.2.5.6 inlined: ``dist1`` holds distance + 1 (0 = unseen) and the first touch records
       the node in ``touched`` (what the reset and the output scan visit);
+    - ``acc`` and ``dist1`` side by side per node (``NodeState``): a pop reads both, and so does
+      an edge, from one cache line;
     - identity ties: ``tie_pos``/``node_of_pos`` NULL when every node's tie position is its index
       (integer ids), saving two table lookups per pushed and popped entry;
     - caps-off fast path: with no frontier cap and no dedupe window a push goes straight to the
@@ -323,8 +332,7 @@ cdef int run_t1(
     - int32 casts: node ids and ``d + 1`` fit int32 because validation caps n at
       ``MAX_NODES = 2**31 - 2`` (clematis/_validation.py), and ``d <= n``.
     """
-    cdef float* acc = s.acc
-    cdef int32_t* dist1 = s.dist1
+    cdef NodeState* node = s.node
     cdef int32_t* touched = s.touched
     cdef int64_t i, e, end, layer, d
     cdef int64_t pops = 0, propagations = 0, layers_processed = 0
@@ -343,7 +351,7 @@ cdef int run_t1(
         u = <int32_t>seed_nodes[i]
         w = seed_weights[i]
         touch(s, u, 0)
-        acc[u] = acc[u] + w
+        node[u].acc = node[u].acc + w
         if fabsf(w) > max_delta:
             max_delta = fabsf(w)
         if enqueue(s, caps, u, w, tie_pos, counters) < 0:
@@ -376,13 +384,13 @@ cdef int run_t1(
                 counters.visited_evicted += 1
             s.visited[u] = 1
         # §3.2.3 layer cap
-        layer = dist1[u] - 1
+        layer = node[u].dist1 - 1
         if layer > 0 and layer > layers_processed:
             layers_processed = layer
             if layer > caps.iter_cap_layers:
                 continue
         # §3.2.4 node budget
-        if fabsf(acc[u]) >= budget:
+        if fabsf(node[u].acc) >= budget:
             node_budget_hits += 1
             continue
         # §3.2.5 edge loop
@@ -420,19 +428,19 @@ cdef int run_t1(
                 continue
             # §3.2.5.5 accumulate
             v = <int32_t>indices[e]
-            a = acc[v] + contrib
-            acc[v] = a
+            a = node[v].acc + contrib
+            node[v].acc = a
             propagations += 1
             if abs_contrib > max_delta:
                 max_delta = abs_contrib
             # §3.2.5.6 distance (inlined touch)
-            old = dist1[v]
+            old = node[v].dist1
             if old == 0:
                 touched[n_touched] = v
                 n_touched += 1
-                dist1[v] = d1
+                node[v].dist1 = d1
             elif d1 < old:
-                dist1[v] = d1
+                node[v].dist1 = d1
             # §3.2.5.7 queue or budget hit
             if fabsf(a) < budget:
                 if caps_on:
@@ -479,7 +487,7 @@ cdef void sort_touched(Scratch* s) noexcept nogil:
         qsort(s.touched, s.n_touched, sizeof(int32_t), compare_int32)
         return
     for v in range(s.n):
-        if s.dist1[v] != 0:
+        if s.node[v].dist1 != 0:
             s.touched[count] = <int32_t>v
             count += 1
 
@@ -493,13 +501,13 @@ cdef int64_t collect_and_reset(Scratch* s) noexcept nogil:
     sort_touched(s)
     for i in range(s.n_touched):
         v = s.touched[i]
-        a = s.acc[v]
+        a = s.node[v].acc
         if fabsf(a) >= OUTPUT_EPS:
             s.touched[kept] = v
             s.out_vals[kept] = a
             kept += 1
-        s.acc[v] = 0
-        s.dist1[v] = 0
+        s.node[v].acc = 0
+        s.node[v].dist1 = 0
     s.n_touched = 0
     s.heap.size = 0
     radix_clear(&s.radix)

@@ -1,8 +1,8 @@
-"""The native queue (the radix heap of ``clematis/_kernels/_radix_queue.pxd``) pops in exact §5
-order on workloads that reach every one of its paths: buckets above the heaping threshold that
-are split level by level, long runs of equal |c| (the tie order then decides), entries pushed
-below the latest minimum (gains above 1), and a queue budget that cuts the order anywhere, so
-any entry popped out of turn changes the bits or the metrics.
+"""The native queue (the bucket queue of ``clematis/_kernels/_radix_queue.pxd``) pops in exact
+§5 order on workloads that reach every one of its paths: top buckets above the heaping threshold
+that are spread over sub-buckets, long runs of equal |c| (the tie order then decides), entries
+pushed at or below the range being popped (gains of 1 and above), and a queue budget that cuts
+the order anywhere, so any entry popped out of turn changes the bits or the metrics.
 """
 
 from __future__ import annotations
@@ -61,4 +61,34 @@ def test_equal_contributions_keep_the_tie_order(seed):
                                          np.float32([1.0, 0.5, -0.5]), key_rank, backend=backend,
                                          queue_budget=2_500 + 100 * seed, **COMMON)
             for backend in ("python", "native")}
+    assert identical(runs["python"], runs["native"])
+
+
+def relay_graph(seeds: int):
+    """Nodes ``0, 1, 2``, then ``seeds`` seed nodes: the first seed points at 0 and 0 at 1, every
+    other seed at 2, all with weight 1."""
+    n = seeds + 3
+    src = np.array([0] + list(range(3, n)), np.int64)
+    dst = np.array([1, 0] + [2] * (seeds - 1), np.int32)
+    indptr = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    m = src.shape[0]
+    return (indptr, dst, np.ones(m, np.float32), np.zeros(m, np.int32), np.ones(m, np.float32))
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("seeds", [4, 65, 300, 5000])
+def test_a_push_equal_to_the_popped_key_comes_before_the_other_ties(seeds):
+    """Gain 1: popping the first seed queues node 0 with the same |c|, and node 0 sorts before
+    every other seed, so it is the second pop (it activates node 1; a second seed, node 2).
+    Below and above the queue's heaping threshold, where the popped range is one exact key."""
+    graph = relay_graph(seeds)
+    params = dict(rate=1.0, floor=1.0, radius_cap=3, iter_cap_layers=3, node_budget=1e30, queue_budget=2)
+    key_rank = np.zeros(seeds + 3, np.int32)
+    seed_nodes = np.arange(3, seeds + 3, dtype=np.int64)
+    runs = {backend: propagate_one_graph(*graph, seed_nodes, np.ones(seeds, np.float32), key_rank,
+                                         backend=backend, **params)
+            for backend in ("python", "native")}
+    nodes = runs["python"][0].tolist()
+    assert 1 in nodes and 2 not in nodes  # the reference: node 0 popped second
     assert identical(runs["python"], runs["native"])
