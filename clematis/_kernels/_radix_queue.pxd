@@ -1,19 +1,20 @@
 # The queue when no frontier cap is set (docs/spec.md §5).
 #
-# A two-level bucket queue over the 20-bit prefix ``p = high >> PREFIX_SHIFT`` of the entries'
+# A two-level bucket queue over the 23-bit prefix ``p = high >> PREFIX_SHIFT`` of the entries'
 # high word (0x7FFFFFFF - |c| bits, 31 bits). ``limit`` bounds the queue from below: the 4-ary
 # heap ``equal`` holds every entry whose prefix is <= limit (its full 64-bit order includes the
 # rest of the high word and the tie order of the low word), so its minimum is the global minimum.
-# Every other entry sits unordered in a bucket: in the sub-bucket ``p & 255`` when its top digit
-# ``p >> 8`` is ``sub_top`` (the top bucket being worked through), else in the top bucket
-# ``p >> 8`` (1/16 of a binade of |c|: its exponent and first 4 mantissa bits).
+# Every other entry sits unordered in a bucket: in the sub-bucket ``p & (SUB_BUCKETS - 1)`` when
+# its top digit ``p >> SUB_BITS`` is ``sub_top`` (the top bucket being worked through), else in
+# the top bucket ``p >> SUB_BITS`` (1/16 of a binade of |c|: its exponent and first 4 mantissa
+# bits).
 #
 # When ``equal`` runs dry (radix_refill), the lowest non-empty sub-bucket becomes ``equal`` whole;
 # when there is none, the lowest non-empty top bucket does if it holds at most SMALL_BUCKET
-# entries, and is otherwise spread over the sub-buckets first. Occupancy bitmaps (with a summary
-# word for the top level) find the lowest bucket in a few instructions. An entry is placed at most
-# twice and heaped once; a push at or below ``limit`` (contributions that grow, or equal |c|)
-# goes straight into ``equal``, so the pop order is exact for every input. Buffers left empty by a
+# entries, and is otherwise spread over the sub-buckets first. Occupancy bitmaps, each with a
+# summary word, find the lowest bucket in a few instructions. An entry is placed at most twice
+# and heaped once; a push at or below ``limit`` (contributions that grow, or equal |c|) goes
+# straight into ``equal``, so the pop order is exact for every input. Buffers left empty by a
 # bucket that has been worked through go to a spare list that empty buckets draw from, so the
 # queue's memory follows the entries it holds, not the entries a query ever pushed.
 
@@ -179,6 +180,7 @@ cdef inline int radix_refill(RadixQueue* q) noexcept nogil:
         q.limit = (<uint32_t>t << SUB_BITS) - 1
         for i in range(bucket.size):  # every entry moves to its sub-bucket
             if radix_place(q, bucket.data[i]) < 0:
+                bucket.size = 0  # the query ends: radix_clear must find no entry left here
                 return -1
         retire(q, bucket)
     return 0
