@@ -74,27 +74,37 @@ def test_a_nested_cancellation_follows_its_parent_only():
     assert sibling.is_set() and Cancellation(parent).is_set()
 
 
+def runtime_errors_of(caller) -> list[str]:
+    """Run ``caller`` on a thread; the messages of the RuntimeError it raised. Fails when the
+    thread is still running after HANG_TIMEOUT (a query that was not cancelled)."""
+    errors: list[str] = []
+
+    def guarded():
+        try:
+            caller()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=guarded, daemon=True)
+    thread.start()
+    thread.join(HANG_TIMEOUT)
+    assert not thread.is_alive(), "the running queries were not cancelled"
+    return errors
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_exception_in_the_caller_stops_the_running_threads(backend):
     graph = runaway_graph()
     query = Query(graph, backend=backend, **RUNAWAY)
     seeds = query.seeds(["a"])
-    outcome = []
 
     def caller():
-        try:
-            with map_cancellable(lambda _: query.run_validated(*seeds), range(2), 2,
-                                 thread_name_prefix="test") as results:
-                assert results is not None  # the threads are running their runaway queries
-                raise RuntimeError("the caller failed")
-        except RuntimeError as exc:
-            outcome.append(exc)
+        with map_cancellable(lambda _: query.run_validated(*seeds), range(2), 2,
+                             thread_name_prefix="test") as results:
+            assert results is not None  # the threads are running their runaway queries
+            raise RuntimeError("the caller failed")
 
-    thread = threading.Thread(target=caller, daemon=True)
-    thread.start()
-    thread.join(HANG_TIMEOUT)
-    assert not thread.is_alive(), "the threads' queries were not cancelled"
-    assert [str(e) for e in outcome] == ["the caller failed"]
+    assert runtime_errors_of(caller) == ["the caller failed"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -121,17 +131,9 @@ def test_an_exception_while_submitting_stops_the_items_already_running(monkeypat
             return super().submit(*args, **kwargs)
 
     monkeypatch.setattr(kernel_calls, "ThreadPoolExecutor", InterruptedExecutor)
-    outcome = []
 
     def caller():
-        try:
-            with map_cancellable(run, range(3), 2, thread_name_prefix="test") as results:
-                list(results)
-        except RuntimeError as exc:
-            outcome.append(exc)
+        with map_cancellable(run, range(3), 2, thread_name_prefix="test") as results:
+            list(results)
 
-    thread = threading.Thread(target=caller, daemon=True)
-    thread.start()
-    thread.join(HANG_TIMEOUT)
-    assert not thread.is_alive(), "the query started before the exception was not cancelled"
-    assert [str(e) for e in outcome] == ["interrupted while submitting"]
+    assert runtime_errors_of(caller) == ["interrupted while submitting"]
