@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import kernel_ab
 import pytest
 from callgrind import NATIVE_KERNEL_ENTRY, event_totals, function_symbols, matching_functions
 from helpers import REPO
@@ -76,3 +77,16 @@ def test_no_instructions_counted_is_an_error(tmp_path):
         event_totals(out, NATIVE_KERNEL_ENTRY)
     out.write_text("version: 1\nevents: Ir D1mr\nsummary: 1234 5\n")
     assert event_totals(out, NATIVE_KERNEL_ENTRY) == {"Ir": 1234, "D1mr": 5}
+
+
+def test_kernel_ab_compares_the_installed_kernel_with_a_copy(native_required, tmp_path, capsys):
+    copy = tmp_path / installed_kernel().name
+    shutil.copy(installed_kernel(), copy)
+    assert kernel_ab.main([str(copy), "--seeds", "2", "--pairs", "3"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("seeds 0..1, 3 pairs: A ") and " median B/A " in line, line
+
+
+def test_kernel_ab_names_a_missing_build(tmp_path):
+    with pytest.raises(ValueError, match="no such kernel build"):
+        kernel_ab.load_build(tmp_path / "missing.so")
