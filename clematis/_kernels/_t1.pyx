@@ -647,6 +647,13 @@ cdef const int32_t* cancel_address(const int32_t[::1] cancel) except? NULL:
     return &cancel[0]
 
 
+cdef int check_tie_tables(bint tie_pos_given, bint node_of_pos_given) except -1:
+    """Both tie tables, or neither (identity ties): never one without the other."""
+    if tie_pos_given != node_of_pos_given:
+        raise ValueError("tie_pos and node_of_pos must both be arrays or both be None")
+    return 0
+
+
 cdef const int32_t* int32_address(const int32_t[::1] view) noexcept:
     """The first element of ``view``; NULL for None (or an empty array)."""
     return &view[0] if view is not None and view.shape[0] else NULL
@@ -746,8 +753,7 @@ def propagate_batch(
     cdef int64_t n_queries = seed_ptr.shape[0] - 1
     if n != s.n:
         raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
-    if (tie_pos is None) != (node_of_pos is None):
-        raise ValueError("tie_pos and node_of_pos must both be arrays or both be None")
+    check_tie_tables(tie_pos is not None, node_of_pos is not None)
     check_seed_ptr(seed_ptr, seed_nodes.shape[0], seed_weights.shape[0])
     if params.shape[0] != 1:
         raise ValueError("params must hold one PARAMS_DTYPE record")
@@ -847,8 +853,7 @@ cdef class CompiledQuery:
         self.graph.weights = <const float*>array_address(weights, np.float32, "weights")
         self.graph.rel = array_address(rel, rel_dtype, "rel")
         self.graph.rel_table = <const float*>array_address(rel_table, np.float32, "rel_table")
-        if (tie_pos is None) != (node_of_pos is None):
-            raise ValueError("tie_pos and node_of_pos must both be arrays or both be None")
+        check_tie_tables(tie_pos is not None, node_of_pos is not None)
         if tie_pos is not None:
             self.graph.tie_pos = <const int32_t*>array_address(tie_pos, np.int32, "tie_pos")
             self.graph.node_of_pos = <const int32_t*>array_address(node_of_pos, np.int32, "node_of_pos")
