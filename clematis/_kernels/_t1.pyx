@@ -19,6 +19,7 @@ from libc.math cimport fabsf
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, qsort
 from libc.string cimport memcpy, memset
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 from cpython.exc cimport PyErr_Occurred
 
 from clematis._kernels._buffers cimport EntryBuffer, grow, reserve
@@ -673,29 +674,34 @@ cdef void finish_call(Scratch* s) noexcept nogil:
 cdef object node_array(const int32_t* nodes, int64_t size, bint wide):
     """The output nodes as a new array of the graph's index dtype."""
     cdef int64_t i
-    cdef int32_t[::1] narrow_view
-    cdef int64_t[::1] wide_view
+    cdef int64_t* wide_nodes
     if not wide:
         out = np.empty(size, dtype=np.int32)
         if size:
-            narrow_view = out
-            memcpy(&narrow_view[0], nodes, size * sizeof(int32_t))
+            memcpy(buffer_address(out), nodes, size * sizeof(int32_t))
         return out
     out = np.empty(size, dtype=np.int64)
     if size:
-        wide_view = out
+        wide_nodes = <int64_t*>buffer_address(out)
         for i in range(size):
-            wide_view[i] = nodes[i]
+            wide_nodes[i] = nodes[i]
     return out
 
 
 cdef object float_array(const float* values, int64_t size):
-    cdef float[::1] view
     out = np.empty(size, dtype=np.float32)
     if size:
-        view = out
-        memcpy(&view[0], values, size * sizeof(float))
+        memcpy(buffer_address(out), values, size * sizeof(float))
     return out
+
+
+cdef tuple batch_arrays(int64_t n_queries, int64_t** offsets, Counters** counters):
+    """The new ``offsets`` and ``counters`` arrays of a batch, and their data."""
+    offsets_array = np.empty(n_queries + 1, dtype=np.int64)
+    counters_array = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
+    offsets[0] = <int64_t*>buffer_address(offsets_array)
+    counters[0] = <Counters*>buffer_address(counters_array)  # NULL for no query
+    return offsets_array, counters_array
 
 
 cdef object batch_outputs(int status, Output* out, Scratch* s, bint wide):
@@ -709,8 +715,10 @@ cdef object batch_outputs(int status, Output* out, Scratch* s, bint wide):
         finish_call(s)
 
 
-cdef int check_seed_ptr(const int64_t[::1] seed_ptr, Py_ssize_t n_seeds, Py_ssize_t n_weights) except -1:
-    cdef int64_t q, n_queries = seed_ptr.shape[0] - 1
+cdef int check_seed_ptr(const int64_t* seed_ptr, Py_ssize_t size, Py_ssize_t n_seeds,
+                        Py_ssize_t n_weights) except -1:
+    """``seed_ptr`` (``size`` entries) bounds the queries of ``n_seeds`` seeds and weights."""
+    cdef int64_t q, n_queries = size - 1
     if n_queries < 0 or seed_ptr[0] != 0 or seed_ptr[n_queries] != n_seeds:
         raise ValueError("seed_ptr must run from 0 to len(seed_nodes)")
     if n_weights != n_seeds:
@@ -751,20 +759,20 @@ def propagate_batch(
     cdef bint check_signals = on_main_thread()
     cdef int64_t n = indptr.shape[0] - 1
     cdef int64_t n_queries = seed_ptr.shape[0] - 1
+    cdef int64_t* offsets_data
+    cdef Counters* counters_data
     if n != s.n:
         raise ValueError(f"workspace is for {s.n} nodes, the graph has {n}")
     check_tie_tables(tie_pos is not None, node_of_pos is not None)
-    check_seed_ptr(seed_ptr, seed_nodes.shape[0], seed_weights.shape[0])
+    check_seed_ptr(&seed_ptr[0] if seed_ptr.shape[0] else NULL, seed_ptr.shape[0], seed_nodes.shape[0],
+                   seed_weights.shape[0])
     if params.shape[0] != 1:
         raise ValueError("params must hold one PARAMS_DTYPE record")
     caps = params[0]
     prepare_workspace(s, &caps)
     memset(&out, 0, sizeof(Output))
 
-    offsets = np.empty(n_queries + 1, dtype=np.int64)
-    counters = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
-    cdef int64_t[::1] offsets_view = offsets
-    cdef Counters[::1] counters_view = counters
+    offsets, counters = batch_arrays(n_queries, &offsets_data, &counters_data)
     g.indptr = &indptr[0]
     g.indices = &indices[0] if indices.shape[0] else NULL
     g.weights = &weights[0] if weights.shape[0] else NULL
@@ -783,15 +791,23 @@ def propagate_batch(
         status = run_t1_batch(&g, &seed_ptr[0], &seed_nodes[0] if seed_nodes.shape[0] else NULL,
                               &seed_weights[0] if seed_weights.shape[0] else NULL, n_queries,
                               &decay[0], &caps, s,
-                              &counters_view[0] if n_queries else NULL, &offsets_view[0], &out,
+                              counters_data, offsets_data, &out,
                               cancel_flag, check_signals)
     d_nodes, d_vals = batch_outputs(status, &out, s, index_t is int64_t)
     return d_nodes, d_vals, offsets, counters
 
 
-cdef inline const void* int_address(const uint8_t[::1] raw) noexcept:
-    """The first byte of a contiguous buffer, NULL when it is empty."""
-    return &raw[0] if raw.shape[0] else NULL
+cdef void* buffer_address(obj) except? NULL:
+    """The first byte of ``obj``'s C-contiguous buffer, NULL when it is empty. The buffer is
+    released at once, so the address is valid while ``obj`` lives (a NumPy array's data does not
+    move). The buffer protocol directly: a typed memoryview costs microseconds per call under the
+    Limited API, a fixed cost of every small query."""
+    cdef Py_buffer view
+    cdef void* address
+    PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS)
+    address = view.buf if view.len else NULL
+    PyBuffer_Release(&view)
+    return address
 
 
 cdef const void* array_address(array, dtype, str name) except? NULL:
@@ -799,11 +815,7 @@ cdef const void* array_address(array, dtype, str name) except? NULL:
     address must stay valid as long as ``array`` lives); NULL when it is empty."""
     if not isinstance(array, np.ndarray) or array.dtype != dtype:
         raise TypeError(f"{name} must be a {np.dtype(dtype).name} array")
-    return int_address(array.view(np.uint8))
-
-
-cdef inline const float* float_address(const float[::1] view) noexcept:
-    return &view[0] if view.shape[0] else NULL
+    return buffer_address(array)
 
 
 cdef tuple counters_tuple(const Counters* c):
@@ -885,17 +897,17 @@ cdef class CompiledQuery:
         return (node_array(s.touched, kept, self.graph.wide), float_array(s.out_vals, kept),
                 counters_tuple(&counters))
 
-    def run(self, seed_nodes, const float[::1] seed_weights not None, Workspace workspace not None,
-            const int32_t[::1] cancel=None):
+    def run(self, seed_nodes, seed_weights, Workspace workspace not None, const int32_t[::1] cancel=None):
         """One query from validated seeds (the graph's index dtype, in range) and float32 weights.
 
         Returns ``(nodes, values, counters)``, ``counters`` a tuple in ``COUNTERS_DTYPE`` order.
         """
         cdef const void* nodes = array_address(seed_nodes, self.index_dtype, "seed_nodes")
-        cdef int64_t n_seeds = seed_weights.shape[0]
-        if seed_nodes.shape[0] != n_seeds:
+        cdef const float* weights = <const float*>array_address(seed_weights, np.float32, "seed_weights")
+        cdef int64_t n_seeds = len(seed_weights)
+        if len(seed_nodes) != n_seeds:
             raise ValueError("seed_weights must have one entry per seed")
-        return self.single(nodes, float_address(seed_weights), n_seeds, workspace, cancel)
+        return self.single(nodes, weights, n_seeds, workspace, cancel)
 
     def run_indices(self, list seed_nodes not None, Workspace workspace not None,
                     const int32_t[::1] cancel=None):
@@ -924,31 +936,28 @@ cdef class CompiledQuery:
             free(nodes)
             free(weights)
 
-    def run_batch(self, const int64_t[::1] seed_ptr not None, seed_nodes,
-                  const float[::1] seed_weights not None, Workspace workspace not None,
+    def run_batch(self, seed_ptr, seed_nodes, seed_weights, Workspace workspace not None,
                   const int32_t[::1] cancel=None):
         """``propagate_batch`` on the held graph, decay and parameters."""
         cdef Scratch* s = &workspace.s
         cdef Output out
         cdef int status
+        cdef const int64_t* ptr = <const int64_t*>array_address(seed_ptr, np.int64, "seed_ptr")
         cdef const void* nodes = array_address(seed_nodes, self.index_dtype, "seed_nodes")
+        cdef const float* weights = <const float*>array_address(seed_weights, np.float32, "seed_weights")
         cdef const int32_t* cancel_flag = cancel_address(cancel)
         cdef bint check_signals = on_main_thread()
-        cdef int64_t n_queries = seed_ptr.shape[0] - 1
-        cdef Py_ssize_t n_seeds = seed_nodes.shape[0]
+        cdef int64_t n_queries = len(seed_ptr) - 1
+        cdef int64_t* offsets_data
+        cdef Counters* counters_data
         if s.n != self.n_nodes:
             raise ValueError(f"workspace is for {s.n} nodes, the graph has {self.n_nodes}")
-        check_seed_ptr(seed_ptr, n_seeds, seed_weights.shape[0])
+        check_seed_ptr(ptr, len(seed_ptr), len(seed_nodes), len(seed_weights))
         prepare_workspace(s, &self.caps)
         memset(&out, 0, sizeof(Output))
-        offsets = np.empty(n_queries + 1, dtype=np.int64)
-        counters = np.zeros(n_queries, dtype=COUNTERS_DTYPE)
-        cdef int64_t[::1] offsets_view = offsets
-        cdef Counters[::1] counters_view = counters
-        cdef const float* weights = float_address(seed_weights)
+        offsets, counters = batch_arrays(n_queries, &offsets_data, &counters_data)
         with nogil:
-            status = run_t1_batch(&self.graph, &seed_ptr[0], nodes, weights, n_queries, self.decay,
-                                  &self.caps, s, &counters_view[0] if n_queries else NULL,
-                                  &offsets_view[0], &out, cancel_flag, check_signals)
+            status = run_t1_batch(&self.graph, ptr, nodes, weights, n_queries, self.decay, &self.caps, s,
+                                  counters_data, offsets_data, &out, cancel_flag, check_signals)
         d_nodes, d_vals = batch_outputs(status, &out, s, self.graph.wide)
         return d_nodes, d_vals, offsets, counters
