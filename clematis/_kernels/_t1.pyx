@@ -33,6 +33,11 @@ cdef extern from *:
     #ifndef CLEMATIS_INTERRUPT_CHECK
     #define CLEMATIS_INTERRUPT_CHECK 1
     #endif
+    static inline void clematis_prefetch(const void* address) {
+    #if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(address);
+    #endif
+    }
     static inline int clematis_flag_is_set(const int32_t* flag) {
     #if defined(__GNUC__) || defined(__clang__)
         return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
@@ -59,6 +64,7 @@ cdef extern from *:
     }
     """
     const bint INTERRUPT_CHECK "CLEMATIS_INTERRUPT_CHECK"
+    void prefetch "clematis_prefetch" (const void* address) noexcept nogil
     bint interrupted "clematis_interrupted" (const int32_t* cancel, bint check_signals) noexcept nogil
 
 ctypedef fused index_t:
@@ -340,7 +346,7 @@ cdef int run_t1(
     cdef int64_t radius_cap_hits = 0, layer_cap_hits = 0, node_budget_hits = 0
     cdef int64_t n_touched
     cdef int64_t until_check = CHECK_INTERVAL
-    cdef int32_t u, v, evicted, d1, old
+    cdef int32_t u, v, evicted, d1, old, next_u
     cdef uint64_t entry
     cdef float w, c, mult, contrib, a, dec, abs_contrib, max_delta = 0, budget = caps.node_budget
     cdef int status = KERNEL_OK, pushed
@@ -372,6 +378,15 @@ cdef int run_t1(
         u = node_at(node_of_pos, entry_tie_pos(entry))
         c = entry_value(entry)
         pops += 1
+        # prefetch: the state and row of the likely next pop (the heap's minimum, unless this
+        # row pushes one before it), so that their loads overlap this row's work
+        if not caps.frontier_cap and s.radix.equal.size > 0:
+            next_u = node_at(node_of_pos, entry_tie_pos(s.radix.equal.data[0]))
+            prefetch(&node[next_u])
+            e = indptr[next_u]
+            prefetch(&indices[e])
+            prefetch(&weights[e])
+            prefetch(&rel[e])
         # §3.2.2 visited cap
         if caps.visited_cap:
             if s.visited[u]:
