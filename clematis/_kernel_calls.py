@@ -197,8 +197,11 @@ COUNTER_NAMES = ("pops", "layers_processed", "propagations", "radius_cap_hits", 
 TRUNCATED = COUNTER_NAMES.index("truncated")
 
 
-def counters_metrics(counters: tuple, iter_cap_layers: int) -> dict:
-    """The §6 metrics of one query's kernel counters (a ``COUNTERS_DTYPE`` row as a tuple)."""
+def counters_metrics(counters: tuple | np.void, iter_cap_layers: int) -> dict:
+    """The §6 metrics of one query's kernel counters (a ``COUNTERS_DTYPE`` record, or one as a
+    tuple)."""
+    if isinstance(counters, np.void):
+        counters = counters.item()  # Python numbers, as the reference's metrics
     raw = dict(zip(COUNTER_NAMES, counters, strict=True))
     del raw["truncated"]
     return shape_metrics(iter_cap_layers=iter_cap_layers, **raw)

@@ -45,7 +45,7 @@ class T1Result:
     __slots__ = ("_nodes", "_values", "_metrics", "_counters", "_iter_cap_layers", "_backend", "_graph",
                  "_truncated")
     _metrics: dict | None
-    _counters: tuple
+    _counters: tuple | np.void
     _iter_cap_layers: int
 
     def __init__(self, nodes: np.ndarray, values: np.ndarray, metrics: dict, backend: str,
@@ -59,12 +59,16 @@ class T1Result:
         return cls(output.nodes, output.values, output.metrics, backend, graph, output.truncated)
 
     @classmethod
-    def from_counters(cls, nodes: np.ndarray, values: np.ndarray, counters: tuple, iter_cap_layers: int,
-                      backend: str, graph: ConceptGraph) -> T1Result:
-        """The result of a native query from its raw kernel counters (metrics made on demand)."""
+    def from_counters(cls, nodes: np.ndarray, values: np.ndarray, counters: tuple | np.void,
+                      iter_cap_layers: int, backend: str, graph: ConceptGraph,
+                      truncated: bool | None = None) -> T1Result:
+        """The result of a native query from its raw kernel counters (a tuple or a
+        ``COUNTERS_DTYPE`` record; metrics made on demand). ``truncated``, when given, is the
+        counters' own flag, read once for a whole batch."""
         result = cls.__new__(cls)
         result._nodes, result._values, result._metrics, result._backend = nodes, values, None, backend
-        result._graph, result._truncated = graph, bool(counters[TRUNCATED])
+        result._graph = graph
+        result._truncated = bool(counters[TRUNCATED]) if truncated is None else truncated
         result._counters, result._iter_cap_layers = counters, iter_cap_layers
         return result
 
@@ -201,9 +205,13 @@ class QueryPlan:
         if not isinstance(output, BatchOutput):
             return [T1Result.from_output(query, self.backend, graph) for query in output]
         bounds = output.offsets.tolist()
-        iter_cap = self.params.iter_cap_layers
-        return [T1Result.from_counters(output.nodes[a:b], output.values[a:b], row, iter_cap, "native", graph)
-                for a, b, row in zip(bounds, bounds[1:], output.counters.tolist(), strict=False)]
+        iter_cap, make = self.params.iter_cap_layers, T1Result.from_counters
+        nodes, values, counters = output.nodes, output.values, output.counters
+        # records, not counters.tolist(): a result's counters become Python numbers only when
+        # its metrics are read (tolist would cost about a third of a small query)
+        return [make(nodes[a:b], values[a:b], record, iter_cap, "native", graph, truncated)
+                for a, b, record, truncated in zip(bounds, bounds[1:], counters,
+                                                   (counters["truncated"] != 0).tolist(), strict=False)]
 
     def run_batch(self, graph: ConceptGraph, seed_ptr: np.ndarray, nodes: np.ndarray,
                   weights: np.ndarray) -> list[T1Result]:

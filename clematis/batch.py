@@ -42,6 +42,8 @@ class SeedBatch:
 
     def chunks(self, size: int) -> list[SeedBatch]:
         """Consecutive sub-batches of ``size`` queries (the last may be shorter)."""
+        if len(self) <= size:
+            return [self]
         return [self.slice(start, min(start + size, len(self))) for start in range(0, len(self), size)]
 
 
@@ -65,22 +67,28 @@ def split_seed_set(seed_set) -> tuple[object, object]:
     return seed_set, None
 
 
-def index_rows(seed_sets) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(ptr, nodes)`` of seed sets given as a 2-D integer array (one row per query) or as a
-    list of lists of ints, without a Python step per query; None for any other form."""
+def index_rows(seed_sets, n_nodes: int, index_dtype) -> SeedBatch | None:
+    """The batch of seed sets given as a 2-D integer array (one row per query) or as a list of
+    lists of ints, every node in ``[0, n_nodes)``, made without a Python step per query; None for
+    any other form, or when a node is out of range (the caller then names the bad seed set)."""
     if isinstance(seed_sets, np.ndarray):
         if seed_sets.ndim != 2 or seed_sets.dtype.kind not in "iu":
             return None
         rows, width = seed_sets.shape
-        return np.arange(rows + 1, dtype=np.int64) * width, seed_sets.reshape(-1)
-    if type(seed_sets) is not list or not all(type(row) is list for row in seed_sets):
+        try:
+            nodes, weights = validate_seeds(seed_sets.reshape(-1), None, n_nodes, index_dtype)
+        except ValueError:
+            return None
+        return SeedBatch(np.arange(rows + 1, dtype=np.int64) * width, nodes, weights)
+    if type(seed_sets) is not list or not set(map(type, seed_sets)) <= {list}:
         return None
     flat = list(itertools.chain.from_iterable(seed_sets))
-    if not all(type(node) is int for node in flat):
+    # exactly int (bools and NumPy scalars go the long way); the range checked on the Python
+    # ints, which also keeps np.array from wrapping a huge one
+    if not set(map(type, flat)) <= {int} or (flat and (min(flat) < 0 or max(flat) >= n_nodes)):
         return None
-    ptr = np.zeros(len(seed_sets) + 1, dtype=np.int64)
-    np.cumsum([len(row) for row in seed_sets], out=ptr[1:])
-    return ptr, np.array(flat, dtype=np.int64)
+    ptr = np.array(list(itertools.accumulate(map(len, seed_sets), initial=0)), dtype=np.int64)
+    return SeedBatch(ptr, np.array(flat, dtype=index_dtype), np.ones(len(flat), dtype=np.float32))
 
 
 def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
@@ -88,16 +96,12 @@ def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
 
     Index rows (:func:`index_rows`) are validated all at once; when one is bad, the seed sets
     are validated one by one, for the error naming it."""
+    arrays = plan.graph.arrays
+    batch = index_rows(seed_sets, arrays.n_nodes, arrays.indptr.dtype)
+    if batch is not None:
+        return batch
     if isinstance(seed_sets, str | bytes | Mapping) or not isinstance(seed_sets, Iterable):
         raise TypeError(f"seed_sets must be an iterable of seed sets, got {type(seed_sets).__name__}")
-    rows = index_rows(seed_sets)
-    if rows is not None:
-        ptr, flat = rows
-        try:
-            graph = plan.graph
-            return SeedBatch(ptr, *validate_seeds(flat, None, graph.n_nodes, graph.arrays.indptr.dtype))
-        except ValueError:
-            pass  # the loop below names the bad seed set
     nodes, weights = [], []
     for q, seed_set in enumerate(seed_sets):
         try:
@@ -108,8 +112,7 @@ def seed_batch(plan: Query, seed_sets: Iterable) -> SeedBatch:
         weights.append(w)
     ptr = np.zeros(len(nodes) + 1, dtype=np.int64)
     np.cumsum([n.shape[0] for n in nodes], out=ptr[1:])
-    index_dtype = plan.graph.arrays.indptr.dtype
-    return SeedBatch(ptr, np.concatenate(nodes) if nodes else np.zeros(0, dtype=index_dtype),
+    return SeedBatch(ptr, np.concatenate(nodes) if nodes else np.zeros(0, dtype=arrays.indptr.dtype),
                      np.concatenate(weights) if weights else np.zeros(0, dtype=np.float32))
 
 

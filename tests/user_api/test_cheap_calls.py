@@ -4,6 +4,8 @@ results and propagate_many's index rows; every one bit-identical to the general 
 from __future__ import annotations
 
 import gc
+import json
+import pickle
 import weakref
 
 import numpy as np
@@ -104,3 +106,28 @@ def test_a_bad_index_row_is_named(demo_graph):
         clematis.propagate_many(demo_graph, rows)
     with pytest.raises(ValueError, match=r"^seed_sets\[3\]: seed_nodes\[1\]"):
         clematis.propagate_many(demo_graph, rows.tolist())
+
+
+def test_batch_results_read_their_counters_as_python_numbers(demo_graph):
+    seed_sets = [[0], [1, 2], [3]]
+    native = clematis.propagate_many(demo_graph, seed_sets, queue_budget=5, backend="native")
+    python = clematis.propagate_many(demo_graph, seed_sets, queue_budget=5, backend="python")
+    for result, reference in zip(native, python, strict=True):
+        assert result.truncated is reference.truncated is True
+        assert result.metrics == reference.metrics
+        assert [type(v) for v in result.metrics.values()] == [type(v) for v in reference.metrics.values()]
+        json.dumps(result.metrics)
+    copy = pickle.loads(pickle.dumps(native[1]))
+    assert identical(copy, python[1]) and copy.metrics == python[1].metrics
+
+
+@pytest.mark.parametrize("rows", [[[0], [-1]], [[0], [True]], [[0], [np.int64(2)]], [[0], [2.0]]],
+                         ids=["negative", "bool", "numpy-int", "float"])
+def test_index_rows_leave_what_is_not_a_plain_index_to_the_general_path(demo_graph, rows):
+    try:
+        expected = [clematis.propagate(demo_graph, row, queue_budget=50) for row in rows]
+    except (TypeError, ValueError) as exc:
+        with pytest.raises(type(exc), match=r"^seed_sets\[1\]: "):
+            clematis.propagate_many(demo_graph, rows, queue_budget=50)
+    else:
+        assert_same_results(clematis.propagate_many(demo_graph, rows, queue_budget=50), expected)
