@@ -830,7 +830,10 @@ cdef const void* array_address(array, dtype, str name) except? NULL:
     address must stay valid as long as ``array`` lives); NULL when it is empty."""
     if not isinstance(array, np.ndarray) or array.dtype != dtype:
         raise TypeError(f"{name} must be a {np.dtype(dtype).name} array")
-    return buffer_address(array)
+    try:
+        return buffer_address(array)
+    except (BufferError, ValueError) as exc:  # NumPy's word for a strided array
+        raise ValueError(f"{name}: {exc}") from None
 
 
 cdef tuple counters_tuple(const Counters* c):
