@@ -100,6 +100,25 @@ def test_arrays_of_another_dtype_are_refused_not_converted(graph):
         compiled.run_indices([0], _t1.Workspace(7))
 
 
+def test_seed_arrays_of_another_dtype_or_layout_are_refused_by_name(graph):
+    plan = clematis.Query(graph, backend="native").plan
+    compiled = compile_query(graph.arrays, plan.decay, plan.params)
+    dtype = graph.arrays.indptr.dtype
+    nodes, weights, ptr = np.arange(2, dtype=dtype), np.ones(2, dtype=np.float32), np.array([0, 2])
+    with workspaces_for(graph.arrays).acquire() as workspace:
+        for bad in (weights.astype(np.float64), [1.0, 1.0], None):
+            with pytest.raises(TypeError, match="^seed_weights must be a float32 array"):
+                compiled.run(nodes, bad, workspace)
+        with pytest.raises(TypeError, match="^seed_ptr must be a int64 array"):
+            compiled.run_batch(ptr.astype(np.int32), nodes, weights, workspace)
+        with pytest.raises(ValueError, match="^seed_nodes: .*contiguous"):
+            compiled.run(np.arange(4, dtype=dtype)[::2], weights, workspace)
+        with pytest.raises(ValueError, match="^seed_weights: .*contiguous"):
+            compiled.run_batch(ptr, nodes, np.ones(4, dtype=np.float32)[::2], workspace)
+        with pytest.raises(ValueError, match="^seed_ptr must run from 0"):
+            compiled.run_batch(np.zeros(0, dtype=np.int64), nodes, weights, workspace)
+
+
 def test_every_form_of_the_multipliers_gives_the_same_bits(graph):
     """``rel`` as float32 ``rel_mult`` per edge, uint8 or uint16 codes into ``rel_table``: the same
     result from both entry points."""

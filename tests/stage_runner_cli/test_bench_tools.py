@@ -85,6 +85,10 @@ def test_kernel_ab_compares_the_installed_kernel_with_a_copy(native_required, tm
     assert kernel_ab.main([str(copy), "--seeds", "2", "--pairs", "3"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith("seeds 0..1, 3 pairs: A ") and " median B/A " in line, line
+    assert kernel_ab.main([str(copy), "--small", "--pairs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == ["run_indices", "run", "run_batch"], lines
+    assert all(f"one query x {kernel_ab.SMALL_CALLS}, 1 pairs: A " in line for line in lines), lines
 
 
 def test_kernel_ab_names_a_missing_build(tmp_path):
