@@ -200,9 +200,9 @@ TRUNCATED = COUNTER_NAMES.index("truncated")
 def counters_metrics(counters: tuple | np.void, iter_cap_layers: int) -> dict:
     """The §6 metrics of one query's kernel counters (a ``COUNTERS_DTYPE`` record, or one as a
     tuple)."""
-    if isinstance(counters, np.void):
-        counters = counters.item()  # Python numbers, as the reference's metrics
-    raw = dict(zip(COUNTER_NAMES, counters, strict=True))
+    # a record's item() is its tuple of Python numbers, as the reference's metrics hold
+    values = counters if isinstance(counters, tuple) else tuple(counters.item())
+    raw = dict(zip(COUNTER_NAMES, values, strict=True))
     del raw["truncated"]
     return shape_metrics(iter_cap_layers=iter_cap_layers, **raw)
 
