@@ -11,9 +11,10 @@
 #
 # When ``equal`` runs dry (radix_refill), the lowest non-empty sub-bucket becomes ``equal`` whole;
 # when there is none, the lowest non-empty top bucket does if it holds at most SMALL_BUCKET
-# entries, and is otherwise spread over the sub-buckets first. Occupancy bitmaps, each with a
-# summary word, find the lowest bucket in a few instructions. An entry is placed at most twice
-# and heaped once; a push at or below ``limit`` (contributions that grow, or equal |c|) goes
+# entries, and is otherwise spread over the sub-buckets first: a stable counting sort into
+# ``spread``, where sub-bucket ``s`` is a slice (``sub[s]`` holds only what is pushed to it after
+# the spread). Occupancy bitmaps, each with a summary word, find the lowest bucket in a few
+# instructions. An entry is placed at most twice and heaped once; a push at or below ``limit`` (contributions that grow, or equal |c|) goes
 # straight into ``equal``, so the pop order is exact for every input. Buffers left empty by a
 # bucket that has been worked through go to a spare list that empty buckets draw from, so the
 # queue's memory follows the entries it holds, not the entries a query ever pushed.
@@ -52,12 +53,16 @@ cdef enum:
     SUB_WORDS = 32              # SUB_BUCKETS / 64 (one summary word)
     SPARES = 6145               # TOP_BUCKETS + SUB_BUCKETS + 1: every buffer the queue can hold
     SMALL_BUCKET = 64           # a top bucket of at most this many entries is heaped, not spread
+    MAX_SPREAD = 0x7FFFFFFF     # ... and of more than this many (beyond the slices' uint32), too
 
 
 cdef struct RadixQueue:
     EntryBuffer equal                 # 4-ary heap of the entries whose prefix is <= limit
     EntryBuffer top[TOP_BUCKETS]      # the entries of each top digit above sub_top, unordered
-    EntryBuffer sub[SUB_BUCKETS]      # the entries of top digit sub_top above limit, unordered
+    EntryBuffer sub[SUB_BUCKETS]      # entries of top digit sub_top above limit pushed after its spread
+    EntryBuffer spread                # the spread top bucket sub_top, in sub-bucket order
+    uint32_t slice_start[SUB_BUCKETS] # sub-bucket s's slice of it: spread.data[slice_start[s] :
+    uint32_t slice_end[SUB_BUCKETS]   # slice_end[s]]; both 0 for a sub-bucket without one
     EntryBuffer spares[SPARES]        # empty buffers for buckets that have none
     uint64_t top_occupied[TOP_WORDS]  # bit t % 64 of word t // 64: top bucket t is not empty
     uint64_t top_summary              # bit w: top_occupied[w] is not 0
@@ -70,19 +75,23 @@ cdef struct RadixQueue:
     int64_t reserved                  # entries allocated in ``equal``, every bucket and the spares
 
 
-cdef inline int grow_bucket(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
-    """Room for one more entry in ``bucket`` (a spare buffer first, when it has none); -1 when
-    memory runs out."""
+cdef inline int reserve_entries(RadixQueue* q, EntryBuffer* bucket, int64_t needed) noexcept nogil:
+    """Room for ``needed`` entries in ``bucket`` (a spare buffer first, when it has none), counted
+    in ``q.reserved``; -1 when memory runs out."""
     cdef int64_t before
     if bucket.capacity == 0 and q.n_spares > 0:
         q.n_spares -= 1
         bucket[0] = q.spares[q.n_spares]
-        return 0
     before = bucket.capacity
-    if reserve(bucket, bucket.size + 1) < 0:
+    if reserve(bucket, needed) < 0:
         return -1
     q.reserved += bucket.capacity - before
     return 0
+
+
+cdef inline int grow_bucket(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
+    """Room for one more entry in ``bucket``; -1 when memory runs out."""
+    return reserve_entries(q, bucket, bucket.size + 1)
 
 
 cdef inline void retire(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
@@ -148,6 +157,64 @@ cdef inline void become_equal(RadixQueue* q, EntryBuffer* bucket) noexcept nogil
         quad_push(&q.equal, q.equal.data[i])
 
 
+cdef inline uint32_t sub_digit(uint64_t x) noexcept nogil:
+    """The sub-bucket of entry ``x``: the low SUB_BITS of its prefix."""
+    return <uint32_t>(x >> (32 + PREFIX_SHIFT)) & (SUB_BUCKETS - 1)
+
+
+cdef inline int spread_top(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
+    """Spread ``bucket``, the top bucket ``q.sub_top``, over the sub-buckets (every one empty,
+    every slice 0): its entries into ``q.spread`` in sub-bucket order, first-come first within
+    each (a counting sort), marking the sub-buckets that get any; -1 when memory runs out."""
+    cdef int64_t i, n = bucket.size
+    cdef uint32_t* start = q.slice_start
+    cdef uint32_t* end = q.slice_end
+    cdef uint32_t count, total = 0
+    cdef uint64_t x, bits
+    cdef int s, word
+    if reserve_entries(q, &q.spread, n) < 0:
+        return -1
+    for i in range(n):  # counts, in slice_end
+        s = sub_digit(bucket.data[i])
+        end[s] += 1
+        q.sub_occupied[s >> 6] |= (<uint64_t>1) << (s & 63)
+    for word in range(SUB_WORDS):  # the counts of the marked sub-buckets become their starts
+        bits = q.sub_occupied[word]
+        if bits:
+            q.sub_summary |= (<uint64_t>1) << word
+        while bits:
+            s = (word << 6) | lowest_bit64(bits)
+            count = end[s]
+            start[s] = total
+            end[s] = total
+            total += count
+            bits &= bits - 1
+    for i in range(n):  # each slice's end moves from its start to its end
+        x = bucket.data[i]
+        s = sub_digit(x)
+        q.spread.data[end[s]] = x
+        end[s] += 1
+    q.spread.size = n
+    return 0
+
+
+cdef inline int take_sub(RadixQueue* q, int s) noexcept nogil:
+    """Make sub-bucket ``s`` the heap ``equal`` (which is empty): the entries pushed to it since
+    the spread, then its slice of the spread (the slice is 0 again after); -1 when memory runs
+    out."""
+    cdef int64_t i, start = q.slice_start[s], stop = q.slice_end[s]
+    q.slice_start[s] = 0
+    q.slice_end[s] = 0
+    if q.sub[s].size:
+        become_equal(q, &q.sub[s])
+    if stop > start:
+        if reserve_entries(q, &q.equal, q.equal.size + (stop - start)) < 0:
+            return -1
+        for i in range(start, stop):
+            quad_push(&q.equal, q.spread.data[i])
+    return 0
+
+
 cdef inline int take_lowest(uint64_t* occupied, uint64_t* summary) noexcept nogil:
     """Clear and return the lowest set bit of ``occupied`` (not all 0), keeping its ``summary``."""
     cdef int word = lowest_bit64(summary[0])
@@ -162,36 +229,38 @@ cdef inline int radix_refill(RadixQueue* q) noexcept nogil:
     """Move the lowest buckets towards ``equal`` until ``equal`` holds the minimum (the queue
     must not be empty); -1 when memory runs out."""
     cdef int s, t
-    cdef int64_t i
     cdef EntryBuffer* bucket
     while q.equal.size == 0:
         if q.sub_summary:
             s = take_lowest(q.sub_occupied, &q.sub_summary)
             q.limit = (q.sub_top << SUB_BITS) | <uint32_t>s
-            become_equal(q, &q.sub[s])
-            return 0
+            return take_sub(q, s)
         t = take_lowest(q.top_occupied, &q.top_summary)
         bucket = &q.top[t]
-        if bucket.size <= SMALL_BUCKET:
+        if bucket.size <= SMALL_BUCKET or bucket.size > MAX_SPREAD:
             q.limit = (<uint32_t>t << SUB_BITS) | (SUB_BUCKETS - 1)
             become_equal(q, bucket)
             return 0
         q.sub_top = <uint32_t>t
         q.limit = (<uint32_t>t << SUB_BITS) - 1
-        for i in range(bucket.size):  # every entry moves to its sub-bucket
-            if radix_place(q, bucket.data[i]) < 0:
-                bucket.size = 0  # the query ends: radix_clear must find no entry left here
-                return -1
+        if spread_top(q, bucket) < 0:
+            bucket.size = 0  # the query ends: radix_clear must find no entry left here
+            return -1
         retire(q, bucket)
     return 0
+
+
+cdef inline uint64_t radix_take(RadixQueue* q) noexcept nogil:
+    """Take the minimum entry when ``equal`` is not empty (it then holds it)."""
+    q.size -= 1
+    return quad_pop(&q.equal)
 
 
 cdef inline int radix_pop(RadixQueue* q, uint64_t* out) noexcept nogil:
     """Take the minimum entry (the queue must not be empty); -1 when memory runs out."""
     if q.equal.size == 0 and radix_refill(q) < 0:
         return -1
-    out[0] = quad_pop(&q.equal)
-    q.size -= 1
+    out[0] = radix_take(q)
     return 0
 
 
@@ -209,11 +278,28 @@ cdef inline void clear_buckets(EntryBuffer* buckets, uint64_t* occupied, uint64_
         summary[0] &= summary[0] - 1
 
 
+cdef inline void forget_slices(RadixQueue* q) noexcept nogil:
+    """Set the slices of the marked sub-buckets to 0 (their marks stay)."""
+    cdef int word, s
+    cdef uint64_t summary = q.sub_summary, bits
+    while summary:
+        word = lowest_bit64(summary)
+        bits = q.sub_occupied[word]
+        while bits:
+            s = (word << 6) | lowest_bit64(bits)
+            q.slice_start[s] = 0
+            q.slice_end[s] = 0
+            bits &= bits - 1
+        summary &= summary - 1
+
+
 cdef inline void radix_clear(RadixQueue* q) noexcept nogil:
     """Empty the queue, keeping its buffers."""
     clear_buckets(q.top, q.top_occupied, &q.top_summary)
+    forget_slices(q)
     clear_buckets(q.sub, q.sub_occupied, &q.sub_summary)
     q.equal.size = 0
+    q.spread.size = 0
     q.limit = 0
     q.sub_top = 0
     q.size = 0

@@ -25,7 +25,9 @@ from cpython.exc cimport PyErr_Occurred
 from clematis._kernels._buffers cimport EntryBuffer, grow, reserve
 from clematis._kernels._entries cimport entry_tie_pos, entry_value, pack_entry
 from clematis._kernels._minmax_heap cimport minmax_push, minmax_take, minmax_worst_index
-from clematis._kernels._radix_queue cimport SUB_BUCKETS, TOP_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push
+from clematis._kernels._radix_queue cimport (
+    SUB_BUCKETS, TOP_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push, radix_take,
+)
 from clematis._kernels._rings cimport NodeRing, ring_push
 
 cdef extern from *:
@@ -228,6 +230,7 @@ cdef void release_queues(Scratch* s) noexcept nogil:
     free_entries(&s.heap)
     radix_clear(&s.radix)
     free_entries(&s.radix.equal)
+    free_entries(&s.radix.spread)
     for b in range(TOP_BUCKETS):
         free_entries(&s.radix.top[b])
     for b in range(SUB_BUCKETS):
@@ -371,8 +374,10 @@ cdef int run_t1(
         if caps.queue_budget and pops >= caps.queue_budget:
             truncated = True
             break
-        # §3.2.1 pop
-        if dequeue(s, caps, &entry) < 0:
+        # §3.2.1 pop (the usual one inline: GCC keeps dequeue, with the refill, out of line)
+        if not caps.frontier_cap and s.radix.equal.size > 0:
+            entry = radix_take(&s.radix)
+        elif dequeue(s, caps, &entry) < 0:
             status = OUT_OF_MEMORY
             break
         u = node_at(node_of_pos, entry_tie_pos(entry))
