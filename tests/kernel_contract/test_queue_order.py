@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from helpers import identical
 
+import clematis
 from clematis.t1 import propagate_one_graph
 
 COMMON = dict(rate=0.9, floor=0.0, radius_cap=3, iter_cap_layers=3, node_budget=1e30)
@@ -92,3 +94,28 @@ def test_a_push_equal_to_the_popped_key_comes_before_the_other_ties(seeds):
     nodes = runs["python"][0].tolist()
     assert 1 in nodes and 2 not in nodes  # the reference: node 0 popped second
     assert identical(runs["python"], runs["native"])
+
+
+def star_graph(leaves: int) -> clematis.ConceptGraph:
+    """Node 0 points at ``leaves`` leaves with weights inside one 1/16 binade (one top bucket,
+    spread over the sub-buckets when the hub pops); each leaf points back at the hub."""
+    weights = np.random.default_rng(7).uniform(0.5, 0.53, leaves).astype(np.float32)
+    rows = np.concatenate([np.zeros(leaves, np.int64), np.arange(1, leaves + 1)])
+    cols = np.concatenate([np.arange(1, leaves + 1), np.zeros(leaves, np.int64)])
+    values = np.concatenate([weights, np.full(leaves, 0.25, np.float32)])
+    return clematis.ConceptGraph.from_csr(sp.csr_array((values, (rows, cols)), shape=(leaves + 1,) * 2))
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("queue_budget", [3, 40, 2_000])
+def test_a_query_cut_inside_a_spread_bucket_leaves_the_workspace_clean(queue_budget):
+    """The first query stops while sub-buckets of a spread bucket still hold entries; the next
+    queries of the batch run on the same workspace and must not see them."""
+    graph = star_graph(3000)
+    seed_sets = [[0], [0, 17], [5], [0]]
+    runs = {backend: clematis.propagate_many(graph, seed_sets, queue_budget=queue_budget, workers=1,
+                                             backend=backend)
+            for backend in ("python", "native")}
+    assert runs["python"][0].truncated
+    for native, python in zip(runs["native"], runs["python"], strict=True):
+        assert identical(native, python)
