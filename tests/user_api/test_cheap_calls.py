@@ -108,6 +108,7 @@ def test_a_bad_index_row_is_named(demo_graph):
         clematis.propagate_many(demo_graph, rows.tolist())
 
 
+@pytest.mark.native
 def test_batch_results_read_their_counters_as_python_numbers(demo_graph):
     seed_sets = [[0], [1, 2], [3]]
     native = clematis.propagate_many(demo_graph, seed_sets, queue_budget=5, backend="native")
