@@ -14,8 +14,9 @@
 # entries, and is otherwise spread over the sub-buckets first: a stable counting sort into
 # ``spread``, where sub-bucket ``s`` is a slice (``sub[s]`` holds only what is pushed to it after
 # the spread). Occupancy bitmaps, each with a summary word, find the lowest bucket in a few
-# instructions. An entry is placed at most twice and heaped once; a push at or below ``limit`` (contributions that grow, or equal |c|) goes
-# straight into ``equal``, so the pop order is exact for every input. Buffers left empty by a
+# instructions. An entry is placed at most twice and heaped once; a push at or below ``limit``
+# (contributions that grow, or equal |c|) goes straight into ``equal``, so the pop order is exact
+# for every input. Buffers left empty by a
 # bucket that has been worked through go to a spare list that empty buckets draw from, so the
 # queue's memory follows the entries it holds, not the entries a query ever pushed.
 
