@@ -2,23 +2,27 @@
 #
 # A two-level bucket queue over the 23-bit prefix ``p = high >> PREFIX_SHIFT`` of the entries'
 # high word (0x7FFFFFFF - |c| bits, 31 bits). ``limit`` bounds the queue from below: the 4-ary
-# heap ``equal`` holds every entry whose prefix is <= limit (its full 64-bit order includes the
-# rest of the high word and the tie order of the low word), so its minimum is the global minimum.
+# heap ``equal`` and the sorted ``run`` hold every entry whose prefix is <= limit (their full
+# 64-bit order includes the rest of the high word and the tie order of the low word), so the
+# smaller of their minima is the global minimum.
 # Every other entry sits unordered in a bucket: in the sub-bucket ``p & (SUB_BUCKETS - 1)`` when
 # its top digit ``p >> SUB_BITS`` is ``sub_top`` (the top bucket being worked through), else in
 # the top bucket ``p >> SUB_BITS`` (1/16 of a binade of |c|: its exponent and first 4 mantissa
 # bits).
 #
-# When ``equal`` runs dry (radix_refill), the lowest non-empty sub-bucket becomes ``equal`` whole;
+# When ``equal`` and ``run`` run dry (radix_refill), the lowest non-empty sub-bucket moves there;
 # when there is none, the lowest non-empty top bucket does if it holds at most SMALL_BUCKET
 # entries, and is otherwise spread over the sub-buckets first: a stable counting sort into
 # ``spread``, where sub-bucket ``s`` is a slice (``sub[s]`` holds only what is pushed to it after
-# the spread). Occupancy bitmaps, each with a summary word, find the lowest bucket in a few
-# instructions. An entry is placed at most twice and heaped once; a push at or below ``limit``
-# (contributions that grow, or equal |c|) goes straight into ``equal``, so the pop order is exact
-# for every input. Buffers left empty by a
-# bucket that has been worked through go to a spare list that empty buckets draw from, so the
-# queue's memory follows the entries it holds, not the entries a query ever pushed.
+# the spread). A slice of at most SORTED_SLICE entries (most of them: a sub-bucket is 1/32768 of a
+# binade) is not heaped but sorted into ``run`` with no data-dependent branch, and a pop takes
+# the smaller of ``run``'s first entry and ``equal``'s minimum: the heap's sift-downs, whose
+# comparisons the CPU cannot predict, were the queue's largest cost. Occupancy bitmaps, each with a summary word, find
+# the lowest bucket in a few instructions. An entry is placed at most twice and heaped or sorted
+# once; a push at or below ``limit`` (contributions that grow, or equal |c|) goes straight into
+# ``equal``, so the pop order is exact for every input. Buffers left empty by a bucket that has
+# been worked through go to a spare list that empty buckets draw from, so the queue's memory
+# follows the entries it holds, not the entries a query ever pushed.
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
@@ -54,6 +58,7 @@ cdef enum:
     SUB_WORDS = 32              # SUB_BUCKETS / 64 (one summary word)
     SPARES = 6145               # TOP_BUCKETS + SUB_BUCKETS + 1: every buffer the queue can hold
     SMALL_BUCKET = 64           # a top bucket of at most this many entries is heaped, not spread
+    SORTED_SLICE = 32           # a slice of at most this many entries is sorted in place, not heaped
     MAX_SPREAD = 0x7FFFFFFF     # ... and of more than this many (beyond the slices' uint32), too
 
 
@@ -64,6 +69,9 @@ cdef struct RadixQueue:
     EntryBuffer spread                # the spread top bucket sub_top, in sub-bucket order
     uint32_t slice_start[SUB_BUCKETS] # sub-bucket s's slice of it: spread.data[slice_start[s] :
     uint32_t slice_end[SUB_BUCKETS]   # slice_end[s]]; both 0 for a sub-bucket without one
+    uint64_t sorted[SORTED_SLICE]     # the last small slice taken, in ascending order
+    uint64_t* run                     # what is left of it to pop: run[0] .. run_end[-1] (none
+    uint64_t* run_end                 # when run == run_end)
     EntryBuffer spares[SPARES]        # empty buffers for buckets that have none
     uint64_t top_occupied[TOP_WORDS]  # bit t % 64 of word t // 64: top bucket t is not empty
     uint64_t top_summary              # bit w: top_occupied[w] is not 0
@@ -199,15 +207,35 @@ cdef inline int spread_top(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
     return 0
 
 
+cdef inline void sort_entries(const uint64_t* a, int64_t n, uint64_t* out) noexcept nogil:
+    """Put ``a[0 .. n-1]`` in ``out`` in ascending order: each entry at its rank, the number of
+    entries before it in order (equal ones by position), counted with no data-dependent branch."""
+    cdef int64_t i, j, rank
+    cdef uint64_t x
+    for i in range(n):
+        x = a[i]
+        rank = 0
+        for j in range(i):
+            rank += a[j] <= x
+        for j in range(i + 1, n):
+            rank += a[j] < x
+        out[rank] = x
+
+
 cdef inline int take_sub(RadixQueue* q, int s) noexcept nogil:
-    """Make sub-bucket ``s`` the heap ``equal`` (which is empty): the entries pushed to it since
-    the spread, then its slice of the spread (the slice is 0 again after); -1 when memory runs
-    out."""
+    """Move sub-bucket ``s`` into ``equal`` and ``run`` (both empty): the entries pushed to it
+    since the spread are heaped, its slice of the spread sorted into ``run`` when it is small
+    and heaped too otherwise (the slice is 0 again after); -1 when memory runs out."""
     cdef int64_t i, start = q.slice_start[s], stop = q.slice_end[s]
     q.slice_start[s] = 0
     q.slice_end[s] = 0
     if q.sub[s].size:
         become_equal(q, &q.sub[s])
+    if stop - start <= SORTED_SLICE:
+        sort_entries(q.spread.data + start, stop - start, q.sorted)
+        q.run = q.sorted
+        q.run_end = q.sorted + (stop - start)
+        return 0
     if stop > start:
         if reserve_entries(q, &q.equal, q.equal.size + (stop - start)) < 0:
             return -1
@@ -227,11 +255,11 @@ cdef inline int take_lowest(uint64_t* occupied, uint64_t* summary) noexcept nogi
 
 
 cdef inline int radix_refill(RadixQueue* q) noexcept nogil:
-    """Move the lowest buckets towards ``equal`` until ``equal`` holds the minimum (the queue
-    must not be empty); -1 when memory runs out."""
+    """Move the lowest buckets towards ``equal`` and ``run`` until one of them holds the minimum
+    (the queue must not be empty); -1 when memory runs out."""
     cdef int s, t
     cdef EntryBuffer* bucket
-    while q.equal.size == 0:
+    while q.equal.size == 0 and q.run == q.run_end:
         if q.sub_summary:
             s = take_lowest(q.sub_occupied, &q.sub_summary)
             q.limit = (q.sub_top << SUB_BITS) | <uint32_t>s
@@ -251,15 +279,35 @@ cdef inline int radix_refill(RadixQueue* q) noexcept nogil:
     return 0
 
 
+cdef inline bint radix_ready(RadixQueue* q) noexcept nogil:
+    """Whether ``equal`` or ``run`` holds the minimum entry (no refill needed)."""
+    return q.run != q.run_end or q.equal.size > 0
+
+
+cdef inline bint minimum_in_heap(RadixQueue* q) noexcept nogil:
+    """Whether ``equal`` rather than ``run`` holds the minimum entry, when ``radix_ready``."""
+    return q.run == q.run_end or (q.equal.size > 0 and q.equal.data[0] < q.run[0])
+
+
+cdef inline uint64_t radix_first(RadixQueue* q) noexcept nogil:
+    """The minimum entry, when ``radix_ready``."""
+    return q.equal.data[0] if minimum_in_heap(q) else q.run[0]
+
+
 cdef inline uint64_t radix_take(RadixQueue* q) noexcept nogil:
-    """Take the minimum entry when ``equal`` is not empty (it then holds it)."""
+    """Take the minimum entry, when ``radix_ready``."""
+    cdef uint64_t x
     q.size -= 1
-    return quad_pop(&q.equal)
+    if minimum_in_heap(q):
+        return quad_pop(&q.equal)
+    x = q.run[0]
+    q.run += 1
+    return x
 
 
 cdef inline int radix_pop(RadixQueue* q, uint64_t* out) noexcept nogil:
     """Take the minimum entry (the queue must not be empty); -1 when memory runs out."""
-    if q.equal.size == 0 and radix_refill(q) < 0:
+    if not radix_ready(q) and radix_refill(q) < 0:
         return -1
     out[0] = radix_take(q)
     return 0
@@ -301,6 +349,8 @@ cdef inline void radix_clear(RadixQueue* q) noexcept nogil:
     clear_buckets(q.sub, q.sub_occupied, &q.sub_summary)
     q.equal.size = 0
     q.spread.size = 0
+    q.run = NULL
+    q.run_end = NULL
     q.limit = 0
     q.sub_top = 0
     q.size = 0

@@ -26,7 +26,8 @@ from clematis._kernels._buffers cimport EntryBuffer, grow, reserve
 from clematis._kernels._entries cimport entry_tie_pos, entry_value, pack_entry
 from clematis._kernels._minmax_heap cimport minmax_push, minmax_take, minmax_worst_index
 from clematis._kernels._radix_queue cimport (
-    SUB_BUCKETS, TOP_BUCKETS, RadixQueue, radix_clear, radix_pop, radix_push, radix_take,
+    SUB_BUCKETS, TOP_BUCKETS, RadixQueue, radix_clear, radix_first, radix_pop, radix_push,
+    radix_ready, radix_take,
 )
 from clematis._kernels._rings cimport NodeRing, ring_push
 
@@ -375,7 +376,7 @@ cdef int run_t1(
             truncated = True
             break
         # §3.2.1 pop (the usual one inline: GCC keeps dequeue, with the refill, out of line)
-        if not caps.frontier_cap and s.radix.equal.size > 0:
+        if not caps.frontier_cap and radix_ready(&s.radix):
             entry = radix_take(&s.radix)
         elif dequeue(s, caps, &entry) < 0:
             status = OUT_OF_MEMORY
@@ -383,10 +384,10 @@ cdef int run_t1(
         u = node_at(node_of_pos, entry_tie_pos(entry))
         c = entry_value(entry)
         pops += 1
-        # prefetch: the state and row of the likely next pop (the heap's minimum, unless this
+        # prefetch: the state and row of the likely next pop (the queue's minimum, unless this
         # row pushes one before it), so that their loads overlap this row's work
-        if not caps.frontier_cap and s.radix.equal.size > 0:
-            next_u = node_at(node_of_pos, entry_tie_pos(s.radix.equal.data[0]))
+        if not caps.frontier_cap and radix_ready(&s.radix):
+            next_u = node_at(node_of_pos, entry_tie_pos(radix_first(&s.radix)))
             prefetch(&node[next_u])
             e = indptr[next_u]
             prefetch(&indices[e])

@@ -119,3 +119,32 @@ def test_a_query_cut_inside_a_spread_bucket_leaves_the_workspace_clean(queue_bud
     assert runs["python"][0].truncated
     for native, python in zip(runs["native"], runs["python"], strict=True):
         assert identical(native, python)
+
+
+def twin_seed_graph(seeds: int):
+    """Seed ``i`` (nodes ``0 .. seeds-1``) points at its own sink ``seeds + i`` with weight 1."""
+    n = 2 * seeds
+    indptr = np.concatenate([np.arange(seeds + 1), np.full(seeds, seeds)]).astype(np.int32)
+    indices = np.arange(seeds, n, dtype=np.int32)
+    return (indptr, indices, np.ones(seeds, np.float32), np.zeros(seeds, np.int32),
+            np.ones(seeds, np.float32))
+
+
+@pytest.mark.native
+@pytest.mark.parametrize("step", [1e-4, 3e-6], ids=["two per sub-bucket", "about ten per sub-bucket"])
+@pytest.mark.parametrize("queue_budget", [0, 57])
+def test_identical_entries_of_a_small_sub_bucket_all_pop(step, queue_budget):
+    """Every seed is listed twice with the same weight: identical queue entries, one top bucket
+    (|c| in [0.5, 0.53)) spread over sub-buckets small enough to be sorted rather than heaped.
+    An entry lost or duplicated there expands another row and changes a sink's value."""
+    seeds = 150
+    graph = twin_seed_graph(seeds)
+    params = dict(rate=0.9, floor=0.0, radius_cap=3, iter_cap_layers=3, node_budget=1e30,
+                  queue_budget=queue_budget)
+    seed_nodes = np.repeat(np.arange(seeds, dtype=np.int64), 2)
+    weights = np.repeat(np.float32(0.5) + np.float32(step) * np.arange(seeds, dtype=np.float32), 2)
+    runs = {backend: propagate_one_graph(*graph, seed_nodes, weights, np.zeros(2 * seeds, np.int32),
+                                         backend=backend, **params)
+            for backend in ("python", "native")}
+    assert runs["python"][2]["pops"] == (queue_budget or 4 * seeds)
+    assert identical(runs["python"], runs["native"])
