@@ -428,12 +428,13 @@ cdef int run_t1(
         # interrupt check, counting the edges of expanded rows: every other pop takes an entry
         # that a counted edge (or a seed) queued, so the work between checks stays bounded
         if INTERRUPT_CHECK:
-            until_check -= end - e
-            if until_check <= 0:
+            if end - e >= until_check:
                 until_check = CHECK_INTERVAL
                 if interrupted(cancel, check_signals):
                     status = INTERRUPTED
                     break
+            else:
+                until_check -= end - e
         dec = decay[d]
         d1 = <int32_t>(d + 1)
         while e < end:
