@@ -17,14 +17,14 @@
 # the spread). A slice of at most SORTED_SLICE entries (most of them: a sub-bucket is 1/32768 of a
 # binade) is not heaped but sorted into ``run`` with no data-dependent branch, and a pop takes
 # the smaller of ``run``'s first entry and ``equal``'s minimum: the heap's sift-downs, whose
-# comparisons the CPU cannot predict, were the queue's largest cost. Occupancy bitmaps, each with a summary word, find
-# the lowest bucket in a few instructions. An entry is placed at most twice and heaped or sorted
-# once; a push at or below ``limit`` (contributions that grow, or equal |c|) goes straight into
-# ``equal``, so the pop order is exact for every input. Buffers left empty by a bucket that has
-# been worked through go to a spare list that empty buckets draw from, so the queue's memory
-# follows the entries it holds, not the entries a query ever pushed.
+# comparisons the CPU cannot predict, were the queue's largest cost. Occupancy bitmaps, each with
+# a summary word, find the lowest bucket in a few instructions. An entry is placed at most twice
+# and heaped or sorted once; a push at or below ``limit`` (contributions that grow, or equal |c|)
+# goes straight into ``equal``, so the pop order is exact for every input. Buffers left empty by
+# a bucket that has been worked through go to a spare list that empty buckets draw from, so the
+# queue's memory follows the entries it holds, not the entries a query ever pushed.
 
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport UINT64_MAX, int64_t, uint32_t, uint64_t
 
 from clematis._kernels._buffers cimport EntryBuffer, reserve
 from clematis._kernels._quad_heap cimport quad_pop, quad_push
@@ -58,7 +58,8 @@ cdef enum:
     SUB_WORDS = 32              # SUB_BUCKETS / 64 (one summary word)
     SPARES = 6145               # TOP_BUCKETS + SUB_BUCKETS + 1: every buffer the queue can hold
     SMALL_BUCKET = 64           # a top bucket of at most this many entries is heaped, not spread
-    SORTED_SLICE = 32           # a slice of at most this many entries is sorted in place, not heaped
+    SORTED_SLICE = 32           # a slice of at most this many entries is sorted, not heaped
+    MERGED_SLICE = 12           # ... in two halves merged, when it has more than this many
     MAX_SPREAD = 0x7FFFFFFF     # ... and of more than this many (beyond the slices' uint32), too
 
 
@@ -207,7 +208,7 @@ cdef inline int spread_top(RadixQueue* q, EntryBuffer* bucket) noexcept nogil:
     return 0
 
 
-cdef inline void sort_entries(const uint64_t* a, int64_t n, uint64_t* out) noexcept nogil:
+cdef inline void rank_entries(const uint64_t* a, int64_t n, uint64_t* out) noexcept nogil:
     """Put ``a[0 .. n-1]`` in ``out`` in ascending order: each entry at its rank, the number of
     entries before it in order (equal ones by position), counted with no data-dependent branch."""
     cdef int64_t i, j, rank
@@ -220,6 +221,30 @@ cdef inline void sort_entries(const uint64_t* a, int64_t n, uint64_t* out) noexc
         for j in range(i + 1, n):
             rank += a[j] < x
         out[rank] = x
+
+
+cdef inline void sort_entries(const uint64_t* a, int64_t n, uint64_t* out) noexcept nogil:
+    """Put ``a[0 .. n-1]`` (n <= SORTED_SLICE) in ``out`` in ascending order: by rank, or for a
+    larger slice each half by rank and then a merge without branches."""
+    cdef uint64_t halves[SORTED_SLICE + 2]
+    cdef int64_t h = n >> 1, i = 0, j, k
+    cdef uint64_t x, y
+    cdef bint left
+    if n <= MERGED_SLICE:
+        rank_entries(a, n, out)
+        return
+    rank_entries(a, h, halves)
+    halves[h] = UINT64_MAX  # no entry is this large (the high word is at most 0x7FFFFFFF)
+    rank_entries(a + h, n - h, halves + h + 1)
+    halves[n + 1] = UINT64_MAX
+    j = h + 1
+    for k in range(n):
+        x = halves[i]
+        y = halves[j]
+        left = x <= y
+        out[k] = x if left else y
+        i += left
+        j += 1 - left
 
 
 cdef inline int take_sub(RadixQueue* q, int s) noexcept nogil:

@@ -131,11 +131,13 @@ def twin_seed_graph(seeds: int):
 
 
 @pytest.mark.native
-@pytest.mark.parametrize("step", [1e-4, 3e-6], ids=["two per sub-bucket", "about ten per sub-bucket"])
+@pytest.mark.parametrize("step", [1e-4, 3e-6, 1e-6],
+                         ids=["two per sub-bucket", "about ten", "about thirty"])
 @pytest.mark.parametrize("queue_budget", [0, 57])
 def test_identical_entries_of_a_small_sub_bucket_all_pop(step, queue_budget):
     """Every seed is listed twice with the same weight: identical queue entries, one top bucket
-    (|c| in [0.5, 0.53)) spread over sub-buckets small enough to be sorted rather than heaped.
+    (|c| in [0.5, 0.53)) spread over sub-buckets small enough to be sorted rather than heaped
+    (by rank, or by halves merged).
     An entry lost or duplicated there expands another row and changes a sink's value."""
     seeds = 150
     graph = twin_seed_graph(seeds)
