@@ -338,40 +338,32 @@ cdef inline int radix_pop(RadixQueue* q, uint64_t* out) noexcept nogil:
     return 0
 
 
-cdef inline void clear_buckets(EntryBuffer* buckets, uint64_t* occupied, uint64_t* summary) noexcept nogil:
-    """Empty the occupied buckets, visiting only the non-zero words ``summary`` names."""
-    cdef int word
+cdef inline void clear_buckets(EntryBuffer* buckets, uint64_t* occupied, uint64_t* summary,
+                               uint32_t* slice_start, uint32_t* slice_end) noexcept nogil:
+    """Empty the occupied buckets, visiting only the non-zero words ``summary`` names.
+
+    When ``slice_start`` is not NULL the buckets' slices are set to 0 on the same walk.
+    """
+    cdef int word, b
     cdef uint64_t bits
     while summary[0]:
         word = lowest_bit64(summary[0])
         bits = occupied[word]
         while bits:
-            buckets[word * 64 + lowest_bit64(bits)].size = 0
+            b = (word << 6) | lowest_bit64(bits)
+            buckets[b].size = 0
+            if slice_start != NULL:
+                slice_start[b] = 0
+                slice_end[b] = 0
             bits &= bits - 1
         occupied[word] = 0
         summary[0] &= summary[0] - 1
 
 
-cdef inline void forget_slices(RadixQueue* q) noexcept nogil:
-    """Set the slices of the marked sub-buckets to 0 (their marks stay)."""
-    cdef int word, s
-    cdef uint64_t summary = q.sub_summary, bits
-    while summary:
-        word = lowest_bit64(summary)
-        bits = q.sub_occupied[word]
-        while bits:
-            s = (word << 6) | lowest_bit64(bits)
-            q.slice_start[s] = 0
-            q.slice_end[s] = 0
-            bits &= bits - 1
-        summary &= summary - 1
-
-
 cdef inline void radix_clear(RadixQueue* q) noexcept nogil:
     """Empty the queue, keeping its buffers."""
-    clear_buckets(q.top, q.top_occupied, &q.top_summary)
-    forget_slices(q)
-    clear_buckets(q.sub, q.sub_occupied, &q.sub_summary)
+    clear_buckets(q.top, q.top_occupied, &q.top_summary, NULL, NULL)
+    clear_buckets(q.sub, q.sub_occupied, &q.sub_summary, q.slice_start, q.slice_end)
     q.equal.size = 0
     q.spread.size = 0
     q.run = NULL
