@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -167,7 +168,7 @@ def _load(run: ChainRun, turn: None, reads: list[str], writes: list[str]) -> dic
 def _seed(run: ChainRun, turn: int, reads: list[str], writes: list[str]) -> dict:
     run.check_manifest()
     query = run.dataset.turns[turn]
-    seeds = {}
+    seeds: dict[str, dict[str, list]] = {}
     for name, graph in zip(run.dataset.graph_names, run.graphs(0), strict=True):
         if "text" in query:
             nodes, weights = seeds_from_text(graph, query["text"])
@@ -253,15 +254,17 @@ class Stage:
     """One stage: ``scope`` is ``dataset`` (once), ``graph`` (each graph, each turn) or
     ``merged`` (across graphs, each turn); ``kernel`` names the compiled module that drives it
     natively (None: Python-driven); ``io(dataset, turn)`` gives the files a step reads and
-    writes, ``run(chain_run, turn, reads, writes)`` computes the writes from the reads."""
+    writes, ``run(chain_run, turn, reads, writes)`` computes the writes from the reads. ``turn``
+    is None for a ``dataset`` stage and an int otherwise: the scope decides, so the fields type it
+    ``Any``."""
 
     number: int
     name: str
     scope: str
     kernel: str | None
     description: str
-    io: Callable[[Dataset, int | None], StepIO] = dataclasses.field(repr=False)
-    run: Callable[[ChainRun, int | None, list[str], list[str]], dict] = dataclasses.field(repr=False)
+    io: Callable[[Dataset, Any], StepIO] = dataclasses.field(repr=False)
+    run: Callable[[ChainRun, Any, list[str], list[str]], dict] = dataclasses.field(repr=False)
 
     @property
     def driver(self) -> str:
@@ -427,7 +430,7 @@ def outdated_outputs(dataset: Dataset, ran: set[Step], changed: set[str], previo
     dataset writes any more. Raises DatasetError when a step that ran read such a file."""
     producer = {rel: step for step in _steps(dataset, FIRST_STAGE, LAST_STAGE)
                 for rel in step_io(dataset, *step)[1]}
-    dirty, outdated = set(changed), set()
+    dirty, outdated = set(changed), set[str]()
     for step in _steps(dataset, FIRST_STAGE, LAST_STAGE):
         reads, writes = step_io(dataset, *step)
         if step in ran:

@@ -13,7 +13,16 @@ import tempfile
 from pathlib import Path
 
 from .. import _backend
-from .chain import FIRST_STAGE, LAST_STAGE, STAGES, RunOptions, StageFailed, check_step_range, run_chain
+from .chain import (
+    FIRST_STAGE,
+    LAST_STAGE,
+    STAGES,
+    RunOptions,
+    Stage,
+    StageFailed,
+    check_step_range,
+    run_chain,
+)
 from .dataset import open_dataset, write_demo_dataset
 
 KERNEL_AVAILABLE = {
@@ -23,23 +32,16 @@ KERNEL_AVAILABLE = {
 PARITY_CASE = "packaged demo dataset, chain run with --backend python and with --backend native"
 
 
-def _run_case(root: Path, backend: str) -> tuple[dict | None, str | None]:
+def _run_case(root: Path, backend: str) -> dict:
     # The native case runs on the default backend: native wherever a kernel imports, so a
     # missing kernel shows as a stage that ran python rather than as an error.
     options = RunOptions(backend=None if backend == "native" else backend)
-    try:
-        return run_chain(open_dataset(write_demo_dataset(root)), FIRST_STAGE, LAST_STAGE, options,
-                         progress=False), None
-    except StageFailed as exc:
-        return None, str(exc)
+    return run_chain(open_dataset(write_demo_dataset(root)), FIRST_STAGE, LAST_STAGE, options,
+                     progress=False)
 
 
-def _certify(stage, roots: dict[str, Path], reports: dict[str, dict | None],
-             failures: dict[str, str | None]) -> tuple[bool, str]:
-    for backend, failure in failures.items():
-        if failure is not None:
-            return False, f"{backend} run failed: {failure}"
-    ran = [step for step in reports["native"]["ran"] if step["stage"] == stage.number]
+def _certify(stage: Stage, roots: dict[str, Path], native_report: dict) -> tuple[bool, str]:
+    ran = [step for step in native_report["ran"] if step["stage"] == stage.number]
     if stage.kernel is not None:
         used = {b for step in ran for b in (step.get("backend") or []) if b}
         if used != {"native"}:
@@ -58,12 +60,17 @@ def coverage(start: int = FIRST_STAGE, end: int = LAST_STAGE) -> dict:
     check_step_range(start, end)
     with tempfile.TemporaryDirectory(prefix="clematis-coverage-") as tmp:
         roots = {b: Path(tmp) / b for b in ("python", "native")}
-        reports, failures = {}, {}
+        reports: dict[str, dict] = {}
+        failure = None
         for backend, root in roots.items():
-            reports[backend], failures[backend] = _run_case(root, backend)
+            try:
+                reports[backend] = _run_case(root, backend)
+            except StageFailed as exc:
+                failure = failure or f"{backend} run failed: {exc}"
         stages = []
         for stage in STAGES[start - 1:end]:
-            certified, detail = _certify(stage, roots, reports, failures)
+            certified, detail = ((False, failure) if failure is not None
+                                 else _certify(stage, roots, reports["native"]))
             stages.append({
                 "stage": stage.number, "name": stage.name, "scope": stage.scope,
                 "description": stage.description, "driver": stage.driver, "kernel": stage.kernel,

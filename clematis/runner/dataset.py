@@ -205,7 +205,7 @@ def generate_dataset(root: str | os.PathLike, *, nodes: int = 1000, edges: int =
         records = ((ids[s], ids[d], float(w), relations[r]) for s, d, w, r in zip(src, dst, weight, rel,
                                                                                    strict=True))
         built[f"g{g:02d}"] = ConceptGraph.from_edges(records, labels=labels, nodes=ids)
-    queries = []
+    queries: list[dict] = []
     for t in range(turns):
         picked = rng.choice(nodes, size=min(3, nodes), replace=False)
         if t % 2 == 0:

@@ -70,12 +70,12 @@ def _file_differences(golden: Path, run: Path, rel: str, tol: dict) -> list[Diff
 def compare_results(golden: Path, run: Path, tol: dict) -> list[dict]:
     """One entry per result file (under artifacts/ and state/) in either tree: ``match``,
     ``mismatch`` (with the first differences), ``missing`` (only in the golden) or ``extra``."""
-    files = {}
+    files: dict[Path, set[str]] = {}
     for root in (golden, run):
         for top in COMPARED_DIRS:
             check_tree_confined(root, top)
         files[root] = {rel for top in COMPARED_DIRS for rel in files_under(root, top)}
-    results = []
+    results: list[dict] = []
     for rel in sorted(files[golden] | files[run]):
         if rel not in files[run] or rel not in files[golden]:
             status = "missing" if rel not in files[run] else "extra"
@@ -230,7 +230,7 @@ def summary_page(summary: dict, run_report: dict | None, files: list[dict], cove
     uncertified = [s["stage"] for s in cover["stages"] if not s["parity_certified"]]
     lines.append("- coverage: every stage parity-certified" if not uncertified
                  else f"- coverage: stage(s) {uncertified} not parity-certified (see coverage.json)")
-    if error is not None:
+    if run_report is None:
         return "\n".join(lines + ["", f"The run failed: {error}", ""])
     first, last = run_report["steps"]
     lines.append(f"- ran: stages {first}-{last} over {run_report['n_turns']} turn(s) and "

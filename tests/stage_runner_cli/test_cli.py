@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import subprocess
@@ -215,6 +216,23 @@ def test_coverage_does_not_certify_a_stage_whose_kernel_is_missing(workdir):
     assert stages[5]["native_executable"] is False and stages[5]["parity_certified"] is False
     assert "python" in stages[5]["parity_detail"]
     assert stages[4]["parity_certified"] is True
+
+
+def test_coverage_certifies_nothing_when_a_backends_chain_run_fails(monkeypatch):
+    coverage = importlib.import_module("clematis.runner.coverage")  # the package exports its function
+    real_run_chain = coverage.run_chain
+
+    def run_chain(dataset, start, end, options, **kwargs):
+        if options.backend == "python":
+            raise coverage.StageFailed(coverage.STAGES[1], 0, ValueError("seed file unreadable"))
+        return real_run_chain(dataset, start, end, options, **kwargs)
+
+    monkeypatch.setattr(coverage, "run_chain", run_chain)
+    out = coverage.coverage(2, 3)
+    assert not out["all_certified"]
+    assert [s["parity_certified"] for s in out["stages"]] == [False, False]
+    assert all(s["parity_detail"].startswith("python run failed: ") and "seed file unreadable"
+               in s["parity_detail"] for s in out["stages"])
 
 
 @pytest.mark.native
