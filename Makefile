@@ -116,7 +116,7 @@ sanitize:
 	test -x $(SANITIZE_VENV)/bin/python || $(PYTHON) -m venv $(SANITIZE_VENV)
 	$(SANITIZE_VENV)/bin/python -m pip install --quiet "setuptools>=77" "Cython>=3.1"
 	rm -rf $(SANITIZE_SRC) && mkdir -p $(SANITIZE_SRC)
-	cp -R clematis setup.py pyproject.toml README.md MANIFEST.in $(SANITIZE_SRC)/
+	cp -R clematis setup.py pyproject.toml README.md MANIFEST.in LICENSE $(SANITIZE_SRC)/
 	find $(SANITIZE_SRC) \( -name '*.so' -o -name '*.c' -o -name __pycache__ \) -prune -exec rm -rf {} +
 	cd $(SANITIZE_SRC) && $(abspath $(SANITIZE_VENV))/bin/python -m pip install --quiet --no-build-isolation ".[test]"
 	rm -rf $(SANITIZE_SRC)/build

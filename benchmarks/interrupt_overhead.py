@@ -25,7 +25,7 @@ from pathlib import Path
 from callgrind import NATIVE_QUERY_ENTRY
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ("clematis", "setup.py", "pyproject.toml", "README.md", "MANIFEST.in")
+SOURCES = ("clematis", "setup.py", "pyproject.toml", "README.md", "MANIFEST.in", "LICENSE")
 NOT_SOURCE = shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__")
 SEEDS = 24
 # callgrind collects inside the compiled call the worker makes (Query.run_validated calls
